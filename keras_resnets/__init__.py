@@ -1,0 +1,34 @@
+"""keras_resnets: the residual-network family as Keras layers and models, from paper to phone."""
+
+from keras_resnets import layers
+from keras_resnets.analysis import count_macs, count_params
+from keras_resnets.graph import flatten
+from keras_resnets.models import (
+    CifarResNet,
+    ModelInfo,
+    PreActResNet,
+    ResNet,
+    ResNetV2,
+    create_model,
+    list_models,
+    model_info,
+)
+from keras_resnets.weights import load_weights
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CifarResNet",
+    "ModelInfo",
+    "PreActResNet",
+    "ResNet",
+    "ResNetV2",
+    "count_macs",
+    "count_params",
+    "create_model",
+    "flatten",
+    "layers",
+    "list_models",
+    "load_weights",
+    "model_info",
+]

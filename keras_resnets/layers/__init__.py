@@ -1,0 +1,33 @@
+"""Every block of the family as a serializable Keras layer."""
+
+from keras_resnets.layers.attention import SqueezeExcite
+from keras_resnets.layers.base import CompositeLayer, inline_composites
+from keras_resnets.layers.primitives import DropPath, SubsampleZeroPad, SymmetricPadding2D
+from keras_resnets.layers.residual import (
+    PLACEMENTS,
+    BasicBlock,
+    Bottleneck,
+    PreActBasicBlock,
+    PreActBottleneck,
+    ResidualBlock,
+)
+from keras_resnets.layers.shortcut import SHORTCUT_TYPES
+from keras_resnets.layers.stems import STEM_TYPES, Stem
+
+__all__ = [
+    "BasicBlock",
+    "Bottleneck",
+    "CompositeLayer",
+    "DropPath",
+    "PLACEMENTS",
+    "PreActBasicBlock",
+    "PreActBottleneck",
+    "ResidualBlock",
+    "SHORTCUT_TYPES",
+    "STEM_TYPES",
+    "SqueezeExcite",
+    "Stem",
+    "SubsampleZeroPad",
+    "SymmetricPadding2D",
+    "inline_composites",
+]
