@@ -3,6 +3,9 @@
 The node APIs of Keras 3 and tf_keras differ and are not public; this is the only module that touches them.
 """
 
+import contextlib
+import sys
+
 import tensorflow as tf
 
 from keras_resnets.backend import IS_LEGACY_KERAS, keras
@@ -47,6 +50,17 @@ def nodes(model):
                 yield node.operation, list(node.input_tensors), list(node.outputs)
 
 
+@contextlib.contextmanager
+def recursion_limit(limit):
+    """Keras maps a functional graph recursively: a flat ResNet-1202 is thousands of layers deep."""
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(previous, limit))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(previous)
+
+
 def _is_functional(layer):
     return isinstance(layer, keras.Model) and hasattr(layer, "_nodes_by_depth")
 
@@ -70,6 +84,7 @@ def flatten(model, input_shape=None):
             return replay(layer, args[0], call_layer)
         return layer(*args, **kwargs)
 
-    with inline_composites():
-        outputs = replay(model, new_inputs if len(new_inputs) > 1 else new_inputs[0], call_layer)
-    return keras.Model(new_inputs, outputs, name=f"{model.name}_flat")
+    graph_inputs = new_inputs if len(new_inputs) > 1 else new_inputs[0]
+    with inline_composites(), recursion_limit(100_000):
+        outputs = replay(model, graph_inputs, call_layer)
+        return keras.Model(graph_inputs, outputs, name=f"{model.name}_flat")

@@ -203,7 +203,7 @@ def CifarResNet(
     base_width=64,
     attention=None,
     dropout_rate=0.0,
-    zero_init_last=False,
+    zero_init_last=None,
     drop_path_rate=0.0,
     include_top=True,
     weights=None,
@@ -218,8 +218,14 @@ def CifarResNet(
 ):
     """The CIFAR ResNets of He et al. 2015 Sec. 4.2 (3x3 16-channel stem, stages of 16/32/64 filters,
     option-A shortcuts) and 2016 (pre-activation, any `placement` (a)-(e)). `plain=True` removes every
-    shortcut: the plain nets of the degradation experiment."""
+    shortcut: the plain nets of the degradation experiment.
+
+    `zero_init_last` (default: on, except for plain nets, whose signal it would cut) starts each residual
+    branch at zero, so that even the 1001-layer nets compute finite outputs before training.
+    """
     _block_class(block)
+    if zero_init_last is None:
+        zero_init_last = not plain
     blocks = cifar_stage_blocks(depth, block)
     block_kwargs = dict(
         groups=groups, base_width=base_width, attention=attention, zero_init_last=zero_init_last,

@@ -1,0 +1,56 @@
+"""Checks every model of every family goes through: forward, flatten, `.keras` round trip, parameter count."""
+
+import os
+import tempfile
+
+import numpy as np
+
+import keras_resnets
+from keras_resnets.backend import IS_LEGACY_KERAS, keras
+
+# ImageNet models are checked at 64x64 (parameter counts do not depend on the input size).
+SMALL_IMAGENET_SIZE = 64
+
+
+def small_input_shape(name):
+    info = keras_resnets.model_info(name)
+    size = SMALL_IMAGENET_SIZE if info.dataset == "imagenet" else info.input_size
+    return (size, size, 3)
+
+
+def random_images(shape, batch=2, seed=0):
+    return np.random.default_rng(seed).uniform(0.0, 1.0, (batch, *shape)).astype("float32")
+
+
+def assert_flatten_matches(model, images, atol=1e-5):
+    flat = keras_resnets.flatten(model)
+    composite = [layer.name for layer in flat.layers if isinstance(layer, keras_resnets.layers.CompositeLayer)]
+    assert not composite, f"flatten left composite layers: {composite}"
+    np.testing.assert_allclose(flat(images, training=False), model(images, training=False), atol=atol, rtol=0)
+    return flat
+
+
+def assert_keras_roundtrip(model, images, atol=1e-6):
+    """Saves as `.keras`, loads, and compares outputs (Keras 3; tf_keras has its own format)."""
+    if IS_LEGACY_KERAS:
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.keras")
+        model.save(path)
+        restored = keras.saving.load_model(path)
+    np.testing.assert_allclose(restored(images, training=False), model(images, training=False), atol=atol, rtol=0)
+
+
+def check_registered_model(name):
+    """Build at a small input, check the parameter count, forward, flatten and `.keras` round trip."""
+    info = keras_resnets.model_info(name)
+    shape = small_input_shape(name)
+    model = keras_resnets.create_model(name, input_shape=shape)
+    if info.reference_params is not None:
+        assert keras_resnets.count_params(model) == info.reference_params
+    images = random_images(shape)
+    outputs = model(images, training=False)
+    assert outputs.shape == (2, model.output_shape[-1])
+    assert np.all(np.isfinite(outputs))
+    assert_flatten_matches(model, images)
+    assert_keras_roundtrip(model, images)

@@ -1,0 +1,59 @@
+"""Rebuilding the architecture of a timm parity fixture (tests/fixtures/timm/<name>.json) with our builders."""
+
+import json
+import pathlib
+
+import numpy as np
+
+FIXTURES = pathlib.Path(__file__).parent / "fixtures" / "timm"
+
+
+def _short(path):
+    return path.rsplit(".", 1)[-1] if isinstance(path, str) else path
+
+
+def resnet_v1_kwargs(kwargs):
+    deep = kwargs.get("stem_type", "") == "deep"
+    block = {"BasicBlock": "basic", "Bottleneck": "bottleneck"}[_short(kwargs["block"])]
+    attention = (kwargs.get("block_args") or {}).get("attn_layer")
+    return dict(
+        block=block,
+        layers=tuple(kwargs["layers"]),
+        widths=tuple(kwargs["channels"]),
+        stem="deep" if deep else "imagenet",
+        stem_width=kwargs.get("stem_width", 64) * 2 if deep else 64,
+        shortcut="D" if kwargs.get("avg_down") else "B",
+        groups=kwargs.get("cardinality", 1),
+        base_width=kwargs.get("base_width", 64),
+        attention=attention,
+    )
+
+
+def resnet_v2_kwargs(kwargs):
+    basic = kwargs.get("basic", False)
+    expansion = 1 if basic else 4
+    return dict(
+        block="basic" if basic else "bottleneck",
+        layers=tuple(kwargs["layers"]),
+        widths=tuple(channels // expansion for channels in kwargs["channels"]),
+        stem="deep" if kwargs.get("stem_type", "") == "deep" else "imagenet",
+        stem_width=kwargs.get("stem_chs", 64),
+        shortcut="D" if kwargs.get("avg_down") else "B",
+    )
+
+
+# timm class -> (our builder name in keras_resnets, converter of the constructor kwargs)
+BUILDERS = {
+    "timm.models.resnet.ResNet": ("ResNet", resnet_v1_kwargs),
+    "timm.models.resnetv2.ResNetV2": ("ResNetV2", resnet_v2_kwargs),
+}
+
+
+def load_fixture(name):
+    """(description, builder name, builder kwargs, inputs NHWC, timm logits, safetensors path)."""
+    description = json.loads((FIXTURES / f"{name}.json").read_text())
+    arrays = np.load(FIXTURES / f"{name}.npz")
+    builder, convert = BUILDERS[description["timm_class"]]
+    kwargs = convert(description["constructor_kwargs"])
+    kwargs.update(classes=description["constructor_kwargs"]["num_classes"], classifier_activation=None)
+    return description, builder, kwargs, arrays["inputs"], arrays["logits"], FIXTURES / f"{name}.safetensors"
