@@ -4,11 +4,16 @@ from keras_resnets import layers
 from keras_resnets.analysis import count_macs, count_params
 from keras_resnets.graph import flatten
 from keras_resnets.models import (
+    CifarResNeXt,
     CifarResNet,
     ModelInfo,
     PreActResNet,
     ResNet,
+    ResNeXt,
     ResNetV2,
+    SEResNet,
+    WideResNet,
+    WideResNetImageNet,
     create_model,
     list_models,
     model_info,
@@ -18,11 +23,16 @@ from keras_resnets.weights import load_weights
 __version__ = "0.1.0"
 
 __all__ = [
+    "CifarResNeXt",
     "CifarResNet",
     "ModelInfo",
     "PreActResNet",
     "ResNet",
+    "ResNeXt",
     "ResNetV2",
+    "SEResNet",
+    "WideResNet",
+    "WideResNetImageNet",
     "count_macs",
     "count_params",
     "create_model",

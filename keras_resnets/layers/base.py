@@ -77,13 +77,29 @@ def conv2d(filters, kernel_size, name, strides=1, groups=1, use_bias=False, zero
         kernel_initializer="zeros" if zero_init else conv_initializer(),
         name=name,
     )
+    return _pytorch_padded(keras.layers.Conv2D, kernel_size, strides, name, conv_kwargs)
+
+
+def depthwise_conv2d(kernel_size, name, strides=1):
+    """A depthwise convolution (one filter per channel, no bias) padded like PyTorch, as `conv2d`."""
+    conv_kwargs = dict(
+        kernel_size=kernel_size,
+        strides=strides,
+        use_bias=False,
+        depthwise_initializer=conv_initializer(),  # fan_out = k*k, as timm's depthwise init
+        name=name,
+    )
+    return _pytorch_padded(keras.layers.DepthwiseConv2D, kernel_size, strides, name, conv_kwargs)
+
+
+def _pytorch_padded(conv_cls, kernel_size, strides, name, conv_kwargs):
     if kernel_size == 1:
-        return [keras.layers.Conv2D(padding="valid", **conv_kwargs)]
+        return [conv_cls(padding="valid", **conv_kwargs)]
     if strides == 1:
-        return [keras.layers.Conv2D(padding="same", **conv_kwargs)]
+        return [conv_cls(padding="same", **conv_kwargs)]
     return [
         keras.layers.ZeroPadding2D(kernel_size // 2, name=f"{name}_pad"),
-        keras.layers.Conv2D(padding="valid", **conv_kwargs),
+        conv_cls(padding="valid", **conv_kwargs),
     ]
 
 

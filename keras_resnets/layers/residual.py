@@ -124,11 +124,12 @@ class ResidualBlock(CompositeLayer):
         layers = []
         for index, (kernel_size, filters, strides, groups) in enumerate(specs, start=1):
             last = index == len(specs)
+            if self.placement == "e" and index > 1:
+                layers += [batch_norm(name(f"bn{index}")), activation(self.activation, name(f"act{index}"))]
             if index == 2 and self.dropout_rate > 0.0:
+                # Wide ResNet: dropout right before the second conv (Zagoruyko & Komodakis 2016).
                 layers.append(keras.layers.Dropout(self.dropout_rate, name=name("dropout")))
             if self.placement == "e":
-                if index > 1:
-                    layers += [batch_norm(name(f"bn{index}")), activation(self.activation, name(f"act{index}"))]
                 zero_init = last and self.zero_init_last
                 layers += conv2d(filters, kernel_size, name(f"conv{index}"), strides, groups, zero_init=zero_init)
                 continue
@@ -192,17 +193,26 @@ class Bottleneck(ResidualBlock):
     `int(filters * base_width / 64) * groups`, so ResNeXt-50 32x4d is `filters=64, groups=32, base_width=4`.
     """
 
-    def __init__(self, filters, strides=1, expansion=4, stride_in="3x3", **kwargs):
+    def __init__(self, filters, strides=1, expansion=4, stride_in="3x3", width=None, **kwargs):
         super().__init__(filters, strides, **kwargs)
         if stride_in not in STRIDE_POSITIONS:
             raise ValueError(f"Unknown stride_in {stride_in!r}; allowed: {STRIDE_POSITIONS}.")
         if int(expansion) < 1:
             raise ValueError(f"Bottleneck expansion must be >= 1, got {expansion}.")
+        if width is not None and (int(width) < 1 or int(width) % self.groups):
+            raise ValueError(
+                f"Bottleneck width must be a positive multiple of the cardinality (groups={self.groups}), "
+                f"got width={width}."
+            )
         self.expansion = int(expansion)
         self.stride_in = stride_in
+        self.explicit_width = None if width is None else int(width)
 
     @property
     def width(self):
+        """The inner (3x3) width: explicit, or `int(filters * base_width / 64) * groups` as in timm."""
+        if self.explicit_width is not None:
+            return self.explicit_width
         return int(self.filters * (self.base_width / 64.0)) * self.groups
 
     def conv_specs(self):
@@ -214,7 +224,12 @@ class Bottleneck(ResidualBlock):
         ]
 
     def get_config(self):
-        return {**super().get_config(), "expansion": self.expansion, "stride_in": self.stride_in}
+        return {
+            **super().get_config(),
+            "expansion": self.expansion,
+            "stride_in": self.stride_in,
+            "width": self.explicit_width,
+        }
 
 
 @register
