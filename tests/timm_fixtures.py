@@ -42,10 +42,16 @@ def resnet_v2_kwargs(kwargs):
     )
 
 
+def rexnet_kwargs(kwargs):
+    keys = ("width_mult", "depth_mult", "se_ratio", "ch_div", "initial_chs", "final_chs")
+    return {key: kwargs[key] for key in keys if key in kwargs}
+
+
 # timm class -> (our builder name in keras_resnets, converter of the constructor kwargs)
 BUILDERS = {
     "timm.models.resnet.ResNet": ("ResNet", resnet_v1_kwargs),
     "timm.models.resnetv2.ResNetV2": ("ResNetV2", resnet_v2_kwargs),
+    "timm.models.rexnet.RexNet": ("ReXNet", rexnet_kwargs),
 }
 
 
