@@ -5,6 +5,8 @@ import pathlib
 
 import numpy as np
 
+from keras_resnets.layers import Res2NetBottleneck
+
 FIXTURES = pathlib.Path(__file__).parent / "fixtures" / "timm"
 
 
@@ -14,9 +16,12 @@ def _short(path):
 
 def resnet_v1_kwargs(kwargs):
     deep = kwargs.get("stem_type", "") == "deep"
-    block = {"BasicBlock": "basic", "Bottleneck": "bottleneck"}[_short(kwargs["block"])]
-    attention = (kwargs.get("block_args") or {}).get("attn_layer")
-    return dict(
+    block_args = kwargs.get("block_args") or {}
+    # timm's Res2Net is its ResNet class with the Bottle2neck block, whose `scale` comes in block_args.
+    block = {"BasicBlock": "basic", "Bottleneck": "bottleneck", "Bottle2neck": Res2NetBottleneck}[
+        _short(kwargs["block"])
+    ]
+    converted = dict(
         block=block,
         layers=tuple(kwargs["layers"]),
         widths=tuple(kwargs["channels"]),
@@ -25,8 +30,11 @@ def resnet_v1_kwargs(kwargs):
         shortcut="D" if kwargs.get("avg_down") else "B",
         groups=kwargs.get("cardinality", 1),
         base_width=kwargs.get("base_width", 64),
-        attention=attention,
+        attention=block_args.get("attn_layer"),
     )
+    if block is Res2NetBottleneck:
+        converted["block_kwargs"] = dict(scale=block_args.get("scale", 4))
+    return converted
 
 
 def resnet_v2_kwargs(kwargs):

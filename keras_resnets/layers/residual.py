@@ -92,7 +92,7 @@ class ResidualBlock(CompositeLayer):
         return self.filters * self.expansion
 
     def conv_specs(self):
-        """[(kernel_size, filters, strides, groups), ...] of the residual branch."""
+        """[(kernel_size, filters, strides, groups) or a ready layer, ...] of the residual branch."""
         raise NotImplementedError
 
     def build(self, input_shape):
@@ -122,13 +122,18 @@ class ResidualBlock(CompositeLayer):
         name = self.sublayer_name
         specs = self.conv_specs()
         layers = []
-        for index, (kernel_size, filters, strides, groups) in enumerate(specs, start=1):
+        for index, spec in enumerate(specs, start=1):
             last = index == len(specs)
             if self.placement == "e" and index > 1:
                 layers += [batch_norm(name(f"bn{index}")), activation(self.activation, name(f"act{index}"))]
             if index == 2 and self.dropout_rate > 0.0:
                 # Wide ResNet: dropout right before the second conv (Zagoruyko & Komodakis 2016).
                 layers.append(keras.layers.Dropout(self.dropout_rate, name=name("dropout")))
+            if isinstance(spec, keras.layers.Layer):
+                # A unit with its own convs, BN and activation (Res2Net's split) takes a conv's place whole.
+                layers.append(spec)
+                continue
+            kernel_size, filters, strides, groups = spec
             if self.placement == "e":
                 zero_init = last and self.zero_init_last
                 layers += conv2d(filters, kernel_size, name(f"conv{index}"), strides, groups, zero_init=zero_init)

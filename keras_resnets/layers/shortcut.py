@@ -17,15 +17,21 @@ def validate_shortcut(kind):
     return kind
 
 
+def shortcut_transforms(kind, in_channels, out_channels, strides):
+    """Whether the shortcut path does more than pass its input on (timm: the block has a `downsample`)."""
+    if kind is None:
+        return False
+    return kind == "C" or strides != 1 or in_channels != out_channels
+
+
 def shortcut_layers(kind, in_channels, out_channels, strides, name, norm=True):
     """The layers of the shortcut path, applied in order; [] is the identity.
 
     `norm=False` drops the projection's BatchNorm (pre-activation units feed it an already normalized input).
     """
-    changes_shape = strides != 1 or in_channels != out_channels
-    if kind == "A" or (kind in ("B", "D") and not changes_shape):
-        if not changes_shape:
-            return []
+    if not shortcut_transforms(kind, in_channels, out_channels, strides):
+        return []
+    if kind == "A":
         if out_channels < in_channels:
             raise ValueError(
                 f"Shortcut type 'A' can only add channels, but {name} goes from {in_channels} to "

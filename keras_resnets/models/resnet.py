@@ -8,7 +8,7 @@ import re
 
 from keras_resnets.backend import keras
 from keras_resnets.layers.base import activation, apply_sequence, batch_norm
-from keras_resnets.layers.residual import BasicBlock, Bottleneck, validate_placement
+from keras_resnets.layers.residual import BasicBlock, Bottleneck, ResidualBlock, validate_placement
 from keras_resnets.layers.shortcut import validate_shortcut
 from keras_resnets.layers.stems import Stem, stem_max_pool
 from keras_resnets.models.common import (
@@ -23,6 +23,9 @@ BLOCK_TYPES = {"basic": BasicBlock, "bottleneck": Bottleneck}
 
 
 def _block_class(block):
+    """A block name, or any `ResidualBlock` subclass (e.g. `Res2NetBottleneck`), as its class."""
+    if isinstance(block, type) and issubclass(block, ResidualBlock):
+        return block
     if block not in BLOCK_TYPES:
         raise ValueError(f"Unknown block type {block!r}; allowed: {sorted(BLOCK_TYPES)}.")
     return BLOCK_TYPES[block]
@@ -135,6 +138,7 @@ def ResNet(
     classifier_activation="softmax",
     head_dropout_rate=0.0,
     features_only=False,
+    block_kwargs=None,
     name="resnet",
 ):
     """ImageNet ResNet (He et al. 2015), with the timm options: deep stem + shortcut "D" is ResNet-D.
@@ -142,9 +146,13 @@ def ResNet(
     `stride_in="1x1"` puts the stride on the first 1x1 conv of each bottleneck (the 2015 paper and
     keras.applications, 3.8 GMACs for ResNet-50); the default strides the 3x3 conv (timm, 4.1 GMACs).
     `features_only=True` returns a backbone whose outputs are a dict of stride-tagged features
-    (`STEM_S2`, `STAGE1_S4` ... `STAGE4_S32`: C2-C5).
+    (`STEM_S2`, `STAGE1_S4` ... `STAGE4_S32`: C2-C5). `block` may also be a `ResidualBlock` subclass;
+    `block_kwargs` go to every block on top of the above (e.g. Res2Net's `scale`).
     """
-    block_kwargs = dict(groups=groups, base_width=base_width, attention=attention, zero_init_last=zero_init_last)
+    block_kwargs = dict(
+        groups=groups, base_width=base_width, attention=attention, zero_init_last=zero_init_last,
+        **(block_kwargs or {}),
+    )
     if block == "bottleneck":
         block_kwargs["stride_in"] = stride_in
     mapping = timm_resnet_v2_mapping if placement == "e" else timm_resnet_v1_mapping(shortcut == "D")
@@ -264,6 +272,7 @@ def PreActResNet(depth=164, block="bottleneck", *, placement="e", shortcut="B", 
 
 _BLOCK_LAYER = re.compile(r"stage(\d+)_block(\d+)_(.+)")
 _SE_LAYER = re.compile(r"se_(fc1|fc2|bn)")
+_SPLIT_LAYER = re.compile(r"split_(conv|bn)(\d+)")  # Res2Net's 3x3 groups: timm's convs.{i} / bns.{i}
 
 
 def timm_resnet_v1_mapping(avg_down):
@@ -292,6 +301,7 @@ def timm_resnet_v1_mapping(avg_down):
             return None
         stage, index, part = match.groups()
         part = shortcut.get(part) or re.sub(_SE_LAYER, r"se.\1", part)
+        part = _SPLIT_LAYER.sub(lambda match: f"{match[1]}s.{int(match[2]) - 1}", part)
         return f"layer{stage}.{int(index) - 1}.{part}"
 
     return mapping

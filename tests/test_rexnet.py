@@ -1,0 +1,194 @@
+"""ReXNet: timm parity, exact sizes, paper MACs, the channel schedule, clear errors, tf_keras, and TFLite."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_resnets
+from keras_resnets.models.rexnet import rexnet_blocks
+from tests.harness import random_images
+from tests.test_timm_parity import build_from_fixture
+
+REXNETS = ["rexnet_100", "rexnet_130", "rexnet_150", "rexnet_200", "rexnet_300"]
+
+
+def has_partial_residual(model):
+    """True if some block adds its input to only part of its output channels (zero-pad + add)."""
+    return any(layer.name.endswith("_shortcut_pad") for layer in keras_resnets.flatten(model).layers)
+
+
+@pytest.mark.parametrize("name", ["rexnet_100", "rexnet_130"])
+def test_logits_match_timm_fixture(name):
+    model, inputs, logits = build_from_fixture(name)
+    assert has_partial_residual(model)  # 15 -> 17 and 19 -> 22 channels in the fixtures
+    error = float(np.max(np.abs(np.asarray(model(inputs, training=False)) - logits)))
+    print(f"{name}: max |keras - timm| = {error:.2e}")
+    assert error <= 1e-4
+
+
+@pytest.mark.parametrize("name", REXNETS)
+def test_parameter_count_is_exact(name):
+    model = keras_resnets.create_model(name, input_shape=(64, 64, 3))
+    assert keras_resnets.count_params(model) == keras_resnets.model_info(name).reference_params
+
+
+@pytest.mark.parametrize("name", ["rexnet_100", "rexnet_150"])
+def test_macs_match_the_paper(name):
+    info = keras_resnets.model_info(name)
+    macs = keras_resnets.count_macs(keras_resnets.create_model(name))
+    print(f"{name}: {macs / 1e9:.3f} GMACs, paper {info.paper_macs / 1e9:.2f}")
+    assert abs(macs / info.paper_macs - 1) <= 0.02
+
+
+def test_channel_schedule_is_the_official_one():
+    # 16 + 2 * 180 / 16 = 38.5 rounds half to even, to 38 (timm's KEYS.md list for rexnet_100).
+    widths = [block[2] for block in rexnet_blocks(1.0, 1.0, 16, 180, 1 / 12, 1)]
+    assert widths == [16, 27, 38, 50, 61, 72, 84, 95, 106, 117, 128, 140, 151, 162, 174, 185]
+    # Below width 1.0 the stem and the first block keep 32 and 16 channels (checked against timm 1.0.31).
+    half = keras_resnets.ReXNet(width_mult=0.5, input_shape=(64, 64, 3))
+    assert half.get_layer("stem_conv").filters == 32
+    assert half.get_layer("stage1_block1").filters == 16
+    assert half.get_layer("stage6_block5").filters == 100
+    assert half.get_layer("head_conv").filters == 640
+
+
+def test_features_only_gives_stride_tagged_maps():
+    model = keras_resnets.ReXNet(features_only=True, input_shape=(64, 64, 3))
+    shapes = {key: tuple(tensor.shape[1:]) for key, tensor in model.output.items()}
+    assert shapes == {
+        "STEM_S2": (32, 32, 32),
+        "STAGE1_S2": (32, 32, 16),
+        "STAGE2_S4": (16, 16, 38),
+        "STAGE3_S8": (8, 8, 61),
+        "STAGE4_S16": (4, 4, 95),
+        "STAGE5_S16": (4, 4, 128),
+        "STAGE6_S32": (2, 2, 185),
+    }
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(width_mult=0), "width_mult must be a number > 0"),
+        (dict(width_mult=-1.0), "width_mult must be a number > 0"),
+        (dict(depth_mult=0.0), "depth_mult must be a number > 0"),
+        (dict(se_ratio=-0.1), r"se_ratio must be in \[0, 1\]"),
+        (dict(se_ratio=1.5), r"se_ratio must be in \[0, 1\]"),
+        (dict(head_dropout_rate=1.0), r"head_dropout_rate must be in \[0, 1\)"),
+        (dict(head_dropout_rate=-0.2), r"head_dropout_rate must be in \[0, 1\)"),
+        (dict(drop_path_rate=1.0), r"drop_path_rate must be in \[0, 1\)"),
+    ],
+)
+def test_bad_arguments_raise_one_clear_error(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        keras_resnets.ReXNet(input_shape=(64, 64, 3), **kwargs)
+
+
+SMALL = dict(depth_mult=0.25, initial_chs=8, final_chs=16, classes=10, classifier_activation=None)
+
+
+def test_small_rexnet_runs_under_tf_keras():
+    code = textwrap.dedent(
+        f"""
+        import numpy as np
+        import keras_resnets
+        from keras_resnets.backend import IS_LEGACY_KERAS
+        assert IS_LEGACY_KERAS
+        model = keras_resnets.ReXNet(input_shape=(32, 32, 3), drop_path_rate=0.1, **{SMALL!r})
+        images = np.random.default_rng(0).uniform(size=(2, 32, 32, 3)).astype("float32")
+        outputs = model(images, training=False)
+        flat = keras_resnets.flatten(model)
+        np.testing.assert_allclose(flat(images, training=False), outputs, atol=1e-5)
+        model(images, training=True)
+        print("OK", tuple(outputs.shape), keras_resnets.count_params(model))
+        """
+    )
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "OK (2, 10)" in result.stdout
+
+
+def tflite_operators(flatbuffer):
+    """Names of the operators in a .tflite flatbuffer; custom ops (Flex included) as 'CUSTOM:<name>'."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    names = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+    model = schema.Model.GetRootAsModel(flatbuffer, 0)
+    operators = set()
+    for index in range(model.OperatorCodesLength()):
+        opcode = model.OperatorCodes(index)
+        code = max(opcode.BuiltinCode(), opcode.DeprecatedBuiltinCode())  # old files use the deprecated field
+        if code == schema.BuiltinOperator.CUSTOM:
+            operators.add(f"CUSTOM:{opcode.CustomCode().decode()}")
+        else:
+            operators.add(names[code])
+    return operators
+
+
+def run_tflite(flatbuffer, images):
+    """Runs images one by one; int8 models get quantized inputs and give dequantized outputs."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=flatbuffer)
+    interpreter.allocate_tensors()
+    inputs, outputs = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    in_scale, in_zero = inputs["quantization"]
+    out_scale, out_zero = outputs["quantization"]
+    results = []
+    for image in images:
+        if in_scale:
+            image = np.clip(np.round(image / in_scale + in_zero), -128, 127)
+        interpreter.set_tensor(inputs["index"], image[None].astype(inputs["dtype"]))
+        interpreter.invoke()
+        result = interpreter.get_tensor(outputs["index"])[0].astype(np.float32)
+        results.append((result - out_zero) * out_scale if out_scale else result)
+    return np.stack(results)
+
+
+@pytest.fixture(scope="module")
+def fixture_model():
+    """The rexnet_100 fixture: real BN statistics and two partial residuals (15 -> 17, 19 -> 22 channels)."""
+    model, inputs, _ = build_from_fixture("rexnet_100")
+    assert has_partial_residual(model)
+    return model, inputs
+
+
+def test_tflite_float32_has_builtin_ops_only_and_matches_keras(fixture_model):
+    model, inputs = fixture_model
+    images = np.concatenate([inputs, random_images(inputs.shape[1:], batch=2, seed=1)])
+    flatbuffer = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    operators = tflite_operators(flatbuffer)
+    assert not any(op.startswith("CUSTOM") for op in operators), operators
+    assert {"PAD", "ADD", "DEPTHWISE_CONV_2D"} <= operators  # the partial residual is Pad + Add
+    expected = np.asarray(model(images, training=False))
+    error = float(np.max(np.abs(run_tflite(flatbuffer, images) - expected)) / np.max(np.abs(expected)))
+    print(f"TFLite float32: max relative error {error:.2e}")
+    assert error <= 1e-4
+
+
+def test_tflite_full_int8_converts_with_builtin_ops(fixture_model):
+    model, inputs = fixture_model
+    rng = np.random.default_rng(2)
+
+    def representative_data():
+        for _ in range(16):
+            yield [rng.normal(size=(1, *inputs.shape[1:])).astype("float32")]  # the fixture inputs are N(0, 1)
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative_data
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = converter.inference_output_type = tf.int8
+    flatbuffer = converter.convert()
+    operators = tflite_operators(flatbuffer)
+    assert not any(op.startswith("CUSTOM") for op in operators), operators
+    expected = np.asarray(model(inputs, training=False))
+    error = float(np.max(np.abs(run_tflite(flatbuffer, inputs) - expected)) / np.max(np.abs(expected)))
+    print(f"TFLite int8: max error {error:.2%} of the largest logit")
+    assert error <= 0.1
