@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 import keras_resnets
+from keras_resnets.export import operator_names, run_tflite
 from keras_resnets.models.rexnet import rexnet_blocks
 from tests.harness import random_images
 from tests.test_timm_parity import build_from_fixture
@@ -114,43 +115,6 @@ def test_small_rexnet_runs_under_tf_keras():
     assert "OK (2, 10)" in result.stdout
 
 
-def tflite_operators(flatbuffer):
-    """Names of the operators in a .tflite flatbuffer; custom ops (Flex included) as 'CUSTOM:<name>'."""
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    names = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
-    model = schema.Model.GetRootAsModel(flatbuffer, 0)
-    operators = set()
-    for index in range(model.OperatorCodesLength()):
-        opcode = model.OperatorCodes(index)
-        code = max(opcode.BuiltinCode(), opcode.DeprecatedBuiltinCode())  # old files use the deprecated field
-        if code == schema.BuiltinOperator.CUSTOM:
-            operators.add(f"CUSTOM:{opcode.CustomCode().decode()}")
-        else:
-            operators.add(names[code])
-    return operators
-
-
-def run_tflite(flatbuffer, images):
-    """Runs images one by one; int8 models get quantized inputs and give dequantized outputs."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_content=flatbuffer)
-    interpreter.allocate_tensors()
-    inputs, outputs = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    in_scale, in_zero = inputs["quantization"]
-    out_scale, out_zero = outputs["quantization"]
-    results = []
-    for image in images:
-        if in_scale:
-            image = np.clip(np.round(image / in_scale + in_zero), -128, 127)
-        interpreter.set_tensor(inputs["index"], image[None].astype(inputs["dtype"]))
-        interpreter.invoke()
-        result = interpreter.get_tensor(outputs["index"])[0].astype(np.float32)
-        results.append((result - out_zero) * out_scale if out_scale else result)
-    return np.stack(results)
-
-
 @pytest.fixture(scope="module")
 def fixture_model():
     """The rexnet_100 fixture: real BN statistics and two partial residuals (15 -> 17, 19 -> 22 channels)."""
@@ -159,13 +123,26 @@ def fixture_model():
     return model, inputs
 
 
+def convert(model, int8_data=None):
+    """from_keras_model with built-in ops only (a Flex op makes conversion fail); int8 in and out if data given."""
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if int8_data is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([image[None]] for image in int8_data)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = converter.inference_output_type = tf.int8
+    flatbuffer = converter.convert()
+    operators = operator_names(flatbuffer)
+    assert not [name for name in operators if name.startswith("Flex")], operators
+    return flatbuffer, operators
+
+
 def test_tflite_float32_has_builtin_ops_only_and_matches_keras(fixture_model):
     model, inputs = fixture_model
     images = np.concatenate([inputs, random_images(inputs.shape[1:], batch=2, seed=1)])
-    flatbuffer = tf.lite.TFLiteConverter.from_keras_model(model).convert()
-    operators = tflite_operators(flatbuffer)
-    assert not any(op.startswith("CUSTOM") for op in operators), operators
-    assert {"PAD", "ADD", "DEPTHWISE_CONV_2D"} <= operators  # the partial residual is Pad + Add
+    flatbuffer, operators = convert(model)
+    assert {"PAD", "ADD", "DEPTHWISE_CONV_2D"} <= set(operators)  # the partial residual is Pad + Add
     expected = np.asarray(model(images, training=False))
     error = float(np.max(np.abs(run_tflite(flatbuffer, images) - expected)) / np.max(np.abs(expected)))
     print(f"TFLite float32: max relative error {error:.2e}")
@@ -173,22 +150,18 @@ def test_tflite_float32_has_builtin_ops_only_and_matches_keras(fixture_model):
 
 
 def test_tflite_full_int8_converts_with_builtin_ops(fixture_model):
+    from ai_edge_litert.interpreter import Interpreter
+
     model, inputs = fixture_model
-    rng = np.random.default_rng(2)
-
-    def representative_data():
-        for _ in range(16):
-            yield [rng.normal(size=(1, *inputs.shape[1:])).astype("float32")]  # the fixture inputs are N(0, 1)
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative_data
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = converter.inference_output_type = tf.int8
-    flatbuffer = converter.convert()
-    operators = tflite_operators(flatbuffer)
-    assert not any(op.startswith("CUSTOM") for op in operators), operators
+    calibration = np.random.default_rng(2).normal(size=(16, *inputs.shape[1:])).astype("float32")  # inputs ~ N(0, 1)
+    flatbuffer, _ = convert(model, int8_data=calibration)
+    interpreter = Interpreter(model_content=flatbuffer)
+    (in_scale, in_zero), (out_scale, out_zero) = (
+        details[0]["quantization"] for details in (interpreter.get_input_details(), interpreter.get_output_details())
+    )
+    quantized = np.clip(np.round(inputs / in_scale + in_zero), -128, 127).astype(np.int8)
+    actual = (run_tflite(flatbuffer, quantized).astype(np.float32) - out_zero) * out_scale
     expected = np.asarray(model(inputs, training=False))
-    error = float(np.max(np.abs(run_tflite(flatbuffer, inputs) - expected)) / np.max(np.abs(expected)))
+    error = float(np.max(np.abs(actual - expected)) / np.max(np.abs(expected)))
     print(f"TFLite int8: max error {error:.2%} of the largest logit")
     assert error <= 0.1

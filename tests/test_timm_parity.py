@@ -70,6 +70,8 @@ LIVE_MODELS = [
     "seresnet50",
     "resnext50_32x4d",
     "wide_resnet50_2",
+    "rexnet_100",
+    "rexnet_130",
 ]
 HAS_TIMM = importlib.util.find_spec("timm") is not None and importlib.util.find_spec("torch") is not None
 
