@@ -72,6 +72,9 @@ LIVE_MODELS = [
     "wide_resnet50_2",
     "rexnet_100",
     "rexnet_130",
+    "res2net50_26w_4s",
+    "res2next50",
+    "res2net50d",
 ]
 HAS_TIMM = importlib.util.find_spec("timm") is not None and importlib.util.find_spec("torch") is not None
 

@@ -12,8 +12,6 @@ def Res2Net(layers=(3, 4, 6, 3), *, scale=4, base_width=26, name="res2net", **kw
     `int(filters * base_width / 64) * groups` channels (res2net50_26w_4s: base_width=26, scale=4).
     `groups` > 1 is Res2NeXt, `attention="se"` SE-Res2Net, `stem="deep", shortcut="D"` Res2Net-D.
     Other arguments as `ResNet`; timm `.safetensors` weights load through `weights=`."""
-    if not isinstance(scale, int) or scale < 1:
-        raise ValueError(f"Res2Net scale must be an integer >= 1, got {scale!r}.")
     return ResNet(
         layers, Res2NetBottleneck, base_width=base_width, block_kwargs=dict(scale=scale), name=name, **kwargs
     )
