@@ -1,0 +1,95 @@
+"""`input_pipeline`: load -> (take) -> cache -> shuffle -> augment -> batch -> prefetch, for training or evaluation.
+
+The dataset is one pass (one epoch); the trainer repeats it by iterating again. Decoded images are cached in
+memory before augmentation when the split's size is known and fits under `cache_limit_bytes` (CIFAR-size data),
+so decoding happens once and augmentation is fresh every epoch.
+"""
+
+import dataclasses
+
+import tensorflow as tf
+
+from keras_resnets.data import augment
+from keras_resnets.data.sources import _image_size, load_split
+
+CACHE_LIMIT_BYTES = 2 * 2**30
+
+
+def decoded_bytes(info, split):
+    """Bytes the split's decoded uint8 images take, or None when the count or image size is unknown."""
+    count = (info.num_examples or {}).get(split)
+    if count is None or info.image_size is None:
+        return None
+    height, width = info.image_size
+    return count * height * width * 3
+
+
+def _positive_int(name, value, allow_none=False):
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+
+
+def input_pipeline(source, split, batch_size, *, training, recipe="cifar", image_size=None, data_dir=None,
+                   cache=True, shuffle_buffer=10_000, seed=None, drop_remainder=None, take=None,
+                   num_classes=None, num_examples=None, pad_mode="zero", normalization=None,
+                   cache_limit_bytes=CACHE_LIMIT_BYTES):
+    """A batched dataset of (float32 images, int64 labels) and the source's DatasetInfo.
+
+    Args:
+        source, split, data_dir, num_classes, num_examples: as in `load_split`.
+        batch_size: examples per batch.
+        training: shuffle and augment (True) or keep order and only normalize (False).
+        recipe: `cifar`, `imagenet` or `none` (see keras_resnets.data.augment).
+        image_size: output size. `imagenet`: the crop size (default 224). `cifar`/`none`: images are resized to it
+            when given (default: the source's own size). `synthetic`: the generated size.
+        cache: True caches decoded images in memory when they fit under `cache_limit_bytes`; a string caches to
+            that file; False never caches.
+        shuffle_buffer: examples in the shuffle buffer (training only; the synthetic stream is not shuffled).
+        seed: makes shuffling and augmentation reproducible; None draws fresh randomness.
+        drop_remainder: drop the last partial batch; default: True when training, False otherwise.
+        take: use only the first `take` examples of the split (tests, short runs).
+        pad_mode: `zero` or `reflect` padding of the cifar recipe.
+        normalization: (mean, std) per channel in 0..255 units; default from the recipe and dataset name.
+
+    Returns:
+        (dataset, info); info.num_examples[split] is the count after `take` where known.
+    """
+    augment.check_recipe(recipe)
+    _positive_int("batch_size", batch_size)
+    _positive_int("take", take, allow_none=True)
+    _positive_int("shuffle_buffer", shuffle_buffer)
+    if not isinstance(cache, (bool, str)):
+        raise ValueError(f"cache must be True, False or a file path; got {cache!r}.")
+    image_size = _image_size(image_size)
+    load_size = image_size if (recipe != "imagenet" or source == "synthetic") else None
+    dataset, info = load_split(source, split, data_dir, load_size, num_classes, num_examples=num_examples,
+                               shuffle_files=training, seed=seed)
+    if take is not None:
+        dataset = dataset.take(take)
+        count = (info.num_examples or {}).get(split)
+        info = dataclasses.replace(info, num_examples={**(info.num_examples or {}),
+                                                       split: take if count is None else min(take, count)})
+    if isinstance(cache, str):
+        dataset = dataset.cache(cache)
+    elif cache:
+        size = decoded_bytes(info, split)
+        if size is not None and size <= cache_limit_bytes:
+            dataset = dataset.cache()
+    if training and info.name != "synthetic":
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    mean, std = normalization or augment.normalization_for(recipe, info.name)
+    output_size = image_size if recipe == "imagenet" else (image_size or info.image_size)
+    transform = augment.make_transform(recipe, training, output_size, mean, std, pad_mode)
+    if training and recipe != "none":
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2, drop_remainder=True)
+        dataset = tf.data.Dataset.zip(dataset, seeds).map(
+            lambda example, example_seed: (transform(example[0], example_seed), example[1]),
+            num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        dataset = dataset.map(lambda image, label: (transform(image), label), num_parallel_calls=tf.data.AUTOTUNE)
+    if drop_remainder is None:
+        drop_remainder = training
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE), info
