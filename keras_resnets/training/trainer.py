@@ -36,23 +36,33 @@ def _one_hot(classes):
 def _datasets(config, strategy):
     recipe = _recipe(config)
     common = dict(recipe=recipe, image_size=config.image_size, data_dir=config.data_dir, seed=config.seed)
-    train, info = input_pipeline(
-        config.dataset, config.train_split, config.batch_size, training=True, drop_remainder=True,
-        take=config.train_examples, **common,
-    )
+
+    def train_pass():
+        return input_pipeline(
+            config.dataset, config.train_split, config.batch_size, training=True, drop_remainder=True,
+            take=config.train_examples, **common,
+        )
+
+    train, info = train_pass()
     evaluation, _ = input_pipeline(
         config.dataset, config.eval_split, config.batch_size, training=False, take=config.eval_examples, **common
     )
     options = tf.data.Options()
     # The sources are a few files: shard by example, not by file, across workers.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    train = train.map(_one_hot(info.num_classes)).with_options(options)
+    # The endless training stream, the same for every iterator made from it. The seeded shuffle and augmentation
+    # draw fresh randomness for each new iterator of a dataset, and under a tf.distribute strategy Keras's fit first
+    # takes one batch from a throw-away iterator (to build the model): without this, `mirrored` and
+    # `multi_worker_mirrored` would train on the order of the second iterator and `default` on the first. Built
+    # inside flat_map, the pipeline's random state is created anew, from the seed, for every iterator.
+    stream = tf.data.Dataset.range(1).flat_map(lambda _: train_pass()[0].map(_one_hot(info.num_classes)).repeat())
+    stream = stream.with_options(options)
     evaluation = evaluation.map(_one_hot(info.num_classes)).with_options(options)
     examples = config.train_examples or (info.num_examples or {}).get(config.train_split)
     if not examples:
         examples = int(train.reduce(0, lambda count, batch: count + tf.shape(batch[0])[0]).numpy())
     steps_per_epoch = max(examples // config.batch_size, 1)
-    return train, evaluation, info, steps_per_epoch
+    return stream, evaluation, info, steps_per_epoch
 
 
 def _schedule(config, steps_per_epoch, total_steps):
@@ -126,8 +136,8 @@ def train(config):
     _prepare_process(config)
     strategy = create_strategy(config.strategy, config.tpu)
     per_replica_batch(config.batch_size, strategy)
-    _check_model_dir(config)
     train_data, eval_data, info, steps_per_epoch = _datasets(config, strategy)
+    _check_model_dir(config)  # after the data checks, so that a failed start leaves no run behind
     total_steps = config.train_steps or config.epochs * steps_per_epoch
     loop_steps = config.checkpoint_every_steps or steps_per_epoch
     model = _build(config, info, strategy)
@@ -144,7 +154,7 @@ def train(config):
     ]
     start = time.perf_counter()
     history = model.fit(
-        train_data.repeat(),
+        train_data,  # endless: an epoch is `loop_steps` batches
         epochs=math.ceil(total_steps / loop_steps),
         steps_per_epoch=loop_steps,
         validation_data=eval_data,

@@ -1,0 +1,142 @@
+"""The training app's flags, flagfiles, recipes and input errors (fast, in-process, CPU)."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from absl import flags
+
+from keras_resnets.backend import keras
+from keras_resnets.training import TrainConfig, train
+from keras_resnets.training.flags import config_from_flags, define_flags
+from keras_resnets.training.optimizer import KernelDecaySGD
+from keras_resnets.training.schedules import CosineWithWarmup, PiecewiseWithWarmup
+from keras_resnets.training.strategy import create_strategy, per_replica_batch
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+CONFIGS = sorted((ROOT / "apps" / "configs").glob("*.cfg"))
+# Two steps on the shipped sample, batch 8, float32 without XLA (a CPU); ImageNet recipes at 64x64.
+QUICK = ["--dataset=sample", "--train_steps=2", "--batch_size=8", "--train_examples=16", "--eval_examples=8",
+         "--precision=float32", "--nojit_compile", "--verbose=0"]
+
+
+def parse(argv):
+    flag_values = flags.FlagValues()
+    define_flags(flag_values)
+    flag_values(["train.py", *argv])
+    return config_from_flags(flag_values)
+
+
+@pytest.mark.parametrize("flagfile", CONFIGS, ids=[path.stem for path in CONFIGS])
+def test_every_flagfile_parses_and_trains_two_steps(flagfile, tmp_path):
+    original = parse([f"--flagfile={flagfile}"])
+    assert original.model and original.dataset
+    overrides = [*QUICK, f"--model_dir={tmp_path}"]
+    if "imagenet" in flagfile.name:
+        overrides += ["--image_size=64", "--eval_split=test"]
+    results = train(parse([f"--flagfile={flagfile}", *overrides]))
+    assert results["steps"] == 2
+    assert (tmp_path / "model.keras").is_file() and (tmp_path / "metrics.csv").is_file()
+    assert json.loads((tmp_path / "metrics.json").read_text())["model"] == original.model
+
+
+def test_command_line_overrides_the_flagfile():
+    config = parse([f"--flagfile={ROOT / 'apps/configs/cifar10_resnet20.cfg'}", "--epochs=2", "--train_steps=0"])
+    assert (config.epochs, config.train_steps, config.lr_boundaries) == (2, 0, (32000.0, 48000.0))
+
+
+def test_paper_step_schedule_and_warmup():
+    schedule = PiecewiseWithWarmup(0.1, [32000, 48000], 0.1, warmup_steps=400, warmup_value=0.01)
+    values = [float(schedule(step)) for step in (0, 399, 400, 31999, 32000, 48000, 63999)]
+    np.testing.assert_allclose(values, [0.01, 0.01, 0.1, 0.1, 0.01, 0.001, 0.001], rtol=1e-6)
+
+
+def test_cosine_with_linear_warmup():
+    schedule = CosineWithWarmup(0.4, total_steps=100, warmup_steps=10)
+    np.testing.assert_allclose([float(schedule(s)) for s in (0, 9, 10, 55, 100)], [0.04, 0.4, 0.4, 0.2, 0.0], atol=1e-6)
+
+
+def test_weight_decay_reaches_kernels_only():
+    dense = keras.layers.Dense(2, bias_initializer="ones")
+    bn = keras.layers.BatchNormalization()
+    dense.build((None, 2))
+    bn.build((None, 2))
+    variables = [dense.kernel, dense.bias, bn.gamma, bn.beta]
+    before = [np.array(v) for v in variables]
+    optimizer = KernelDecaySGD(l2=0.5, learning_rate=0.1)
+    optimizer.apply([np.zeros(v.shape, "float32") for v in variables], variables)
+    after = [np.array(v) for v in variables]
+    np.testing.assert_allclose(after[0], before[0] * (1 - 0.1 * 0.5), rtol=1e-6)  # decayed
+    for untouched_before, untouched_after in zip(before[1:], after[1:]):
+        np.testing.assert_array_equal(untouched_before, untouched_after)
+
+
+def run_app(*argv):
+    return subprocess.run(
+        [sys.executable, str(ROOT / "apps" / "train.py"), *argv], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_flagfile_that_does_not_exist():
+    result = run_app("--flagfile=apps/configs/no_such.cfg")
+    assert result.returncode != 0 and "no_such.cfg" in result.stderr
+
+
+def test_unknown_strategy_and_flag_are_rejected_by_absl():
+    result = run_app("--strategy=parameter_server")
+    assert result.returncode != 0 and "value should be one of" in result.stderr
+    result = run_app("--epoch=3")
+    assert result.returncode != 0 and "Unknown command line flag 'epoch'" in result.stderr
+
+
+def test_unknown_dataset_is_one_clear_error(tmp_path):
+    result = run_app("--dataset=no_such_dataset", f"--model_dir={tmp_path}")
+    assert result.returncode == 2
+    assert "error: Unknown dataset 'no_such_dataset'. Allowed sources: 'sample'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_data_directory_and_files(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        train(TrainConfig(dataset=f"tfrecord:{tmp_path / 'absent'}", model_dir=str(tmp_path / "run")))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="train"):
+        train(TrainConfig(dataset=f"tfrecord:{tmp_path / 'empty'}", model_dir=str(tmp_path / "run")))
+
+
+def test_batch_size_must_divide_over_replicas():
+    class TwoReplicas:
+        num_replicas_in_sync = 2
+
+    assert per_replica_batch(8, TwoReplicas()) == 4
+    with pytest.raises(ValueError, match="global batch size 7 must be a positive multiple of the 2 replicas"):
+        per_replica_batch(7, TwoReplicas())
+
+
+def test_unknown_strategy_name():
+    with pytest.raises(ValueError, match="Unknown strategy 'ps'; allowed: 'default'"):
+        create_strategy("ps")
+
+
+def test_model_dir_of_another_model_is_refused(tmp_path):
+    quick = dict(dataset="sample", train_steps=1, batch_size=8, train_examples=8, eval_examples=8, verbose=0)
+    train(TrainConfig(model="resnet20", model_dir=str(tmp_path), **quick))
+    with pytest.raises(ValueError, match="holds a run of 'resnet20'.*this run is 'plain20'"):
+        train(TrainConfig(model="plain20", model_dir=str(tmp_path), **quick))
+
+
+@pytest.mark.parametrize(
+    "field,value,message",
+    [("learning_rate", 0.0, "learning_rate must be > 0"), ("label_smoothing", 1.0, "label_smoothing must be in")],
+)
+def test_invalid_values(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**{field: value}).validate()
+
+
+def test_model_overrides_must_be_json():
+    with pytest.raises(ValueError, match="--model_overrides must be a JSON object"):
+        parse(["--model_overrides={placement: b}"])
