@@ -1,0 +1,47 @@
+"""Adds MediaPipe ImageClassifier metadata (labels, normalization, descriptions) to an image-classifier `.tflite`.
+
+Run in the MediaPipe environment (tflite/mediapipe/requirements.txt), not the TensorFlow one:
+
+    python tflite/mediapipe/add_metadata.py model.tflite --labels=labels.txt --output=model_mp.tflite \
+        --name="ResNet-20 CIFAR-10" [--mean=0 --std=1]   # --mean/--std: float32 input only
+
+A uint8 input takes raw pixels (no --mean/--std); a float32 input needs --mean and --std, one value each for all
+channels (MediaPipe feeds (pixel - mean) / std with pixels 0..255).
+"""
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from metadata import MetadataError, write_metadata  # noqa: E402
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", help="input .tflite (one [1,H,W,3] uint8/float32 input, one [1,N] output)")
+    parser.add_argument("--labels", required=True, help="label file, one class name per line (N lines)")
+    parser.add_argument("--output", required=True, help="output .tflite with metadata (may equal the input)")
+    parser.add_argument("--mean", type=float, help="float32 input only: one mean for all channels, 0..255 units")
+    parser.add_argument("--std", type=float, help="float32 input only: one std for all channels, 0..255 units")
+    parser.add_argument("--name", required=True, help="model name in the metadata")
+    parser.add_argument("--description", help="model description")
+    parser.add_argument("--version", help="model version")
+    parser.add_argument("--author", help="model author")
+    parser.add_argument("--json", help="also write the metadata, as JSON, to this file")
+    args = parser.parse_args(argv)
+    try:
+        metadata_json = write_metadata(args.model, args.labels, args.output, mean=args.mean, std=args.std,
+                                       name=args.name, description=args.description, version=args.version,
+                                       author=args.author)
+    except MetadataError as error:
+        parser.exit(2, f"{parser.prog}: error: {args.model}: {error}\n")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            f.write(metadata_json)
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
