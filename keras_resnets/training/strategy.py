@@ -22,6 +22,24 @@ def split_cpu(num_devices):
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * num_devices)
 
 
+class _MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+    """MultiWorkerMirroredStrategy whose `reduce` takes what Keras 3's `fit` gives it (tensorflow#72388).
+
+    `fit` reduces the first (images, labels) batch to build the model, and every step's scalar metrics with
+    `axis=0`; TensorFlow's collective strategy reduces one value at a time and fails on a scalar with an axis. Here
+    nested structures are reduced value by value (as MirroredStrategy does), and a scalar only across replicas.
+    """
+
+    def reduce(self, reduce_op, value, axis):
+        reduce_one = super().reduce
+
+        def reduce_value(component):
+            scalar = self.experimental_local_results(component)[0].shape.rank == 0
+            return reduce_one(reduce_op, component, None if scalar else axis)
+
+        return tf.nest.map_structure(reduce_value, value)
+
+
 def create_strategy(name, tpu=None):
     if name not in STRATEGIES:
         allowed = "; ".join(f"'{key}' ({text})" for key, text in STRATEGIES.items())
@@ -42,7 +60,7 @@ def create_strategy(name, tpu=None):
             json.loads(os.environ["TF_CONFIG"])
         except json.JSONDecodeError as error:
             raise ValueError(f"TF_CONFIG is not valid JSON: {error}") from error
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _MultiWorkerMirroredStrategy()
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)

@@ -129,6 +129,16 @@ def _prepare_process(config):
     keras.mixed_precision.set_global_policy(config.precision)
 
 
+def _worker_model_dir(config, strategy):
+    """Where this process writes. Every worker of a multi-worker run trains, backs up and saves (all started with
+    the same command line), so only the chief writes to model_dir; the others write to model_dir/<task>_<index>,
+    which keeps each one's backup for a restart and keeps their appends out of the chief's metrics.csv."""
+    resolver = strategy.cluster_resolver
+    if resolver is None or not resolver.task_type or strategy.extended.should_checkpoint:
+        return config.model_dir
+    return os.path.join(config.model_dir, f"{resolver.task_type}_{resolver.task_id}")
+
+
 def train(config):
     """Trains `config.model` and writes model.keras, metrics.csv, metrics.json and TensorBoard logs to
     `config.model_dir`. Started again with the same config after a kill, it resumes from the last backup."""
@@ -136,6 +146,7 @@ def train(config):
     _prepare_process(config)
     strategy = create_strategy(config.strategy, config.tpu)
     per_replica_batch(config.batch_size, strategy)
+    config = dataclasses.replace(config, model_dir=_worker_model_dir(config, strategy))
     train_data, eval_data, info, steps_per_epoch = _datasets(config, strategy)
     _check_model_dir(config)  # after the data checks, so that a failed start leaves no run behind
     total_steps = config.train_steps or config.epochs * steps_per_epoch
