@@ -34,7 +34,7 @@ def _positive_int(name, value, allow_none=False):
 def input_pipeline(source, split, batch_size, *, training, recipe="cifar", image_size=None, data_dir=None,
                    cache=True, shuffle_buffer=10_000, seed=None, drop_remainder=None, take=None,
                    num_classes=None, num_examples=None, pad_mode="zero", normalization=None,
-                   cache_limit_bytes=CACHE_LIMIT_BYTES):
+                   cache_limit_bytes=CACHE_LIMIT_BYTES, repeat=False):
     """A batched dataset of (float32 images, int64 labels) and the source's DatasetInfo.
 
     Args:
@@ -52,6 +52,10 @@ def input_pipeline(source, split, batch_size, *, training, recipe="cifar", image
         take: use only the first `take` examples of the split (tests, short runs).
         pad_mode: `zero` or `reflect` padding of the cifar recipe.
         normalization: (mean, std) per channel in 0..255 units; default from the recipe and dataset name.
+
+        repeat: an endless stream of epochs that starts from the same seeded state for every iterator made
+            from it (tf.distribute's fit makes a throw-away iterator first; without this, the training order
+            would depend on the strategy).
 
     Returns:
         (dataset, info); info.num_examples[split] is the count after `take` where known.
@@ -77,6 +81,17 @@ def input_pipeline(source, split, batch_size, *, training, recipe="cifar", image
         size = decoded_bytes(info, split)
         if size is not None and size <= cache_limit_bytes:
             dataset = dataset.cache()
+    finish = lambda loaded: _shuffle_augment_batch(  # noqa: E731
+        loaded, info, training, recipe, image_size, shuffle_buffer, seed, pad_mode, normalization, batch_size,
+        drop_remainder, repeat)
+    if repeat:
+        # Built inside flat_map, the random state (shuffle, augmentation seeds) is created anew for each iterator.
+        return tf.data.Dataset.range(1).flat_map(lambda _: finish(dataset)), info
+    return finish(dataset), info
+
+
+def _shuffle_augment_batch(dataset, info, training, recipe, image_size, shuffle_buffer, seed, pad_mode,
+                           normalization, batch_size, drop_remainder, repeat):
     if training and info.name != "synthetic":
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     mean, std = normalization or augment.normalization_for(recipe, info.name)
@@ -92,4 +107,6 @@ def input_pipeline(source, split, batch_size, *, training, recipe="cifar", image
     if drop_remainder is None:
         drop_remainder = training
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder, num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.prefetch(tf.data.AUTOTUNE), info
+    if repeat:
+        dataset = dataset.repeat()
+    return dataset.prefetch(tf.data.AUTOTUNE)

@@ -37,30 +37,24 @@ def _datasets(config, strategy):
     recipe = _recipe(config)
     common = dict(recipe=recipe, image_size=config.image_size, data_dir=config.data_dir, seed=config.seed)
 
-    def train_pass():
-        return input_pipeline(
-            config.dataset, config.train_split, config.batch_size, training=True, drop_remainder=True,
-            take=config.train_examples, **common,
-        )
-
-    train, info = train_pass()
+    train, info = input_pipeline(
+        config.dataset, config.train_split, config.batch_size, training=True, drop_remainder=True,
+        take=config.train_examples, repeat=True, **common,
+    )
     evaluation, _ = input_pipeline(
         config.dataset, config.eval_split, config.batch_size, training=False, take=config.eval_examples, **common
     )
     options = tf.data.Options()
     # The sources are a few files: shard by example, not by file, across workers.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    # The endless training stream, the same for every iterator made from it. The seeded shuffle and augmentation
-    # draw fresh randomness for each new iterator of a dataset, and under a tf.distribute strategy Keras's fit first
-    # takes one batch from a throw-away iterator (to build the model): without this, `mirrored` and
-    # `multi_worker_mirrored` would train on the order of the second iterator and `default` on the first. Built
-    # inside flat_map, the pipeline's random state is created anew, from the seed, for every iterator.
-    stream = tf.data.Dataset.range(1).flat_map(lambda _: train_pass()[0].map(_one_hot(info.num_classes)).repeat())
-    stream = stream.with_options(options)
+    # `repeat=True`: an endless stream, the same for every iterator made from it, whatever the strategy.
+    stream = train.map(_one_hot(info.num_classes)).with_options(options)
     evaluation = evaluation.map(_one_hot(info.num_classes)).with_options(options)
     examples = config.train_examples or (info.num_examples or {}).get(config.train_split)
     if not examples:
-        examples = int(train.reduce(0, lambda count, batch: count + tf.shape(batch[0])[0]).numpy())
+        raise ValueError(
+            f"The size of split {config.train_split!r} of {config.dataset!r} is unknown; pass --train_examples."
+        )
     steps_per_epoch = max(examples // config.batch_size, 1)
     return stream, evaluation, info, steps_per_epoch
 
