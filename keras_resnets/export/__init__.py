@@ -1,5 +1,21 @@
-"""Deployment: TFLite conversion and checks."""
+"""Deployment: TFLite conversion with post-training quantization, preprocessing folding, verification, benchmarks.
 
+    from keras_resnets.export import calibration_images, convert, verify
+    images = calibration_images("tfrecord:/data/cifar10", "train", 128, recipe="cifar")
+    flatbuffer = convert("resnet20", "int8", calibration=images, io_type="uint8")
+"""
+
+from keras_resnets.export.calibration import calibration_images, representative_dataset
+from keras_resnets.export.converter import IO_TYPES, MODES, convert, has_fake_quant, prepare_model, unsupported_ops
+from keras_resnets.export.loading import load_model
+from keras_resnets.export.preprocessing import normalization, with_preprocessing
+from keras_resnets.export.prune import prune_to_tflite
+from keras_resnets.export.qat import quantization_aware_training
 from keras_resnets.export.tflite import FlexOpsError, operator_names, run_tflite, to_tflite
+from keras_resnets.export.verify import gpu_compatibility, predict, verify
+from keras_resnets.export.weights_io import load_flat_weights, save_flat_weights
 
-__all__ = ["FlexOpsError", "operator_names", "run_tflite", "to_tflite"]
+__all__ = ["FlexOpsError", "IO_TYPES", "MODES", "calibration_images", "convert", "gpu_compatibility", "has_fake_quant",
+           "load_flat_weights", "load_model", "normalization", "operator_names", "predict", "prepare_model",
+           "prune_to_tflite", "quantization_aware_training", "representative_dataset", "run_tflite",
+           "save_flat_weights", "to_tflite", "unsupported_ops", "verify", "with_preprocessing"]

@@ -1,30 +1,28 @@
-"""Float TFLite conversion with built-in ops only, and running the result with LiteRT."""
+"""Float TFLite conversion with built-in ops only, and running the result with LiteRT.
+
+`to_tflite` is the float32 case of `keras_resnets.export.convert` (all modes live in converter.py); the
+interpreter helpers here run a flatbuffer as it is, with no quantization handling (see verify.py for that).
+"""
 
 import numpy as np
-import tensorflow as tf
 
 
 class FlexOpsError(ValueError):
-    """The model needs TensorFlow (Flex) ops, which a phone's LiteRT runtime does not have."""
+    """The model needs TensorFlow (Flex) ops, which a phone's LiteRT runtime does not have.
+
+    `ops` lists the TensorFlow op names the converter could not map to TFLite built-ins (empty if unknown).
+    """
+
+    def __init__(self, message, ops=()):
+        super().__init__(message)
+        self.ops = tuple(ops)
 
 
 def to_tflite(model, batch_size=1):
     """Converts `model` (fixed input size) to a float32 `.tflite` flatbuffer using built-in ops only."""
-    input_shape = tuple(model.inputs[0].shape[1:])
-    if any(size is None for size in input_shape):
-        raise ValueError(f"TFLite conversion needs a fixed input size; {model.name} has input shape {input_shape}.")
-    signature = [tf.TensorSpec((batch_size, *input_shape), tf.float32, name="images")]
-    forward = tf.function(lambda images: model(images, training=False), input_signature=signature)
-    # No trackable argument: with one, the converter keeps resource variables (uninitialized in LiteRT)
-    # instead of freezing the weights into constants.
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([forward.get_concrete_function()])
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    try:
-        return converter.convert()
-    except Exception as error:  # the converter reports unsupported ops as a generic ConverterError
-        if "Flex" in str(error) or "not supported" in str(error) or "SELECT_TF_OPS" in str(error):
-            raise FlexOpsError(f"{model.name} needs ops outside TFLite's built-in set: {error}") from error
-        raise
+    from keras_resnets.export.converter import convert
+
+    return convert(model, "float32", batch_size=batch_size)
 
 
 def _interpreter(content, num_threads=1):

@@ -1,0 +1,60 @@
+"""Representative data for full-integer quantization: real images through the package's input pipeline."""
+
+import numpy as np
+import tensorflow as tf
+
+from keras_resnets.data import input_pipeline
+
+RAW = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))  # mean 0, std 1: the pipeline's normalization becomes the identity
+
+
+def calibration_images(source, split="train", count=128, recipe="cifar", image_size=None, *, raw=False,
+                       data_dir=None):
+    """`count` float32 images (N, H, W, 3) of `split`, preprocessed for evaluation as `recipe` does.
+
+    raw=True keeps pixel values 0..255 (resized/cropped as the recipe does), for models whose preprocessing is
+    folded in (`with_preprocessing`). The first `count` examples are used, so calibration is reproducible.
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"count must be a positive integer; got {count!r}.")
+    if raw and recipe == "none":
+        raise ValueError("raw=True needs the cifar or imagenet recipe (recipe 'none' divides by 255).")
+    dataset, _ = input_pipeline(source, split, min(count, 256), training=False, recipe=recipe, image_size=image_size,
+                                take=count, data_dir=data_dir, normalization=RAW if raw else None, cache=False)
+    images = np.concatenate([batch.numpy() for batch, _ in dataset])
+    if len(images) < count:
+        raise ValueError(f"{source!r} split {split!r} has only {len(images)} images; asked for {count}.")
+    return images
+
+
+def _image_stream(calibration):
+    """Yields single float32 images (H, W, C) from an array or a tf.data dataset of images or (images, labels)."""
+    if isinstance(calibration, tf.data.Dataset):
+        spec = calibration.element_spec
+        dataset = calibration.map(lambda *element: element[0]) if isinstance(spec, tuple) else calibration
+        if len(dataset.element_spec.shape) == 4:
+            dataset = dataset.unbatch()
+        return (np.asarray(image, np.float32) for image in dataset.as_numpy_iterator())
+    array = np.asarray(calibration, np.float32)
+    if array.ndim == 3:
+        array = array[None]
+    return iter(array)
+
+
+def representative_dataset(calibration, input_shape, *, raw_pixels=False):
+    """Checks `calibration` against the model input and returns the converter's representative_dataset callable.
+
+    Raises ValueError for an empty set, images of the wrong shape, or (raw_pixels=True) images that look
+    normalized rather than 0..255 pixels.
+    """
+    images = list(_image_stream(calibration))
+    if not images:
+        raise ValueError("Calibration data is empty; full int8 needs representative images.")
+    shapes = {tuple(image.shape) for image in images}
+    if shapes != {tuple(input_shape)}:
+        raise ValueError(f"Calibration images have shape {sorted(shapes)[0] if len(shapes) == 1 else sorted(shapes)}; "
+                         f"the model takes {tuple(input_shape)} (one image, without the batch dimension).")
+    if raw_pixels and max(float(np.max(image)) for image in images) <= 5.0:
+        raise ValueError("Calibration images look normalized (all values <= 5), but with preprocessing folded in the "
+                         "model takes raw 0..255 pixels: use calibration_images(..., raw=True).")
+    return lambda: ([image[None]] for image in images)

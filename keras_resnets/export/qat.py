@@ -1,0 +1,202 @@
+"""Quantization-aware training (tfmot, default 8-bit scheme) of a keras_resnets model, to a full-int8 `.tflite`.
+
+Keras 3 side: `quantization_aware_training(model_or_path, output_path, options)` writes the flat weights and runs
+the rest in a tf_keras child process (keras_resnets.export.legacy). tf_keras side (`run_qat`): rebuild the flat
+twin, load the weights, `quantize_model` it with the package's primitives annotated, fine-tune, convert.
+
+tfmot's default 8-bit scheme knows Conv2D, DepthwiseConv2D, Dense, BatchNormalization (Conv-BN(-ReLU) patterns
+are quantized after the BN, which the converter folds), Activation/ReLU, Add, Multiply, Concatenate, pooling,
+ZeroPadding2D, Dropout. It rejects every layer it does not know. The package's own primitives only move,
+mirror-pad or zero-pad values (or drop paths while training), so they keep their input's quantization:
+they get a quantize config that adds no quantizer (`NoOpQuantizeConfig`).
+"""
+
+import dataclasses
+import json
+import os
+import tempfile
+
+PASS_THROUGH_LAYERS = ("SubsampleZeroPad", "SymmetricPadding2D", "DropPath")
+
+
+def _report(result, report_path):
+    if report_path:
+        with open(report_path, "w") as file:
+            json.dump(result, file, indent=2)
+    return result
+
+
+def quantization_aware_training(model, output_path, options=None, report_path=None, overrides=None,
+                                ptq_baseline=True, timeout=None):
+    """QAT-fine-tunes a keras_resnets model (Keras 3 model or `.keras` path) and writes a full-int8 `.tflite`.
+
+    Args:
+        model: a keras_resnets model, or the path of a `.keras` file from the training app.
+        output_path: where the `.tflite` goes.
+        options: FinetuneOptions (data, steps, learning rate, io_type).
+        report_path: where the JSON report goes (optional); the report is also returned.
+        overrides: builder overrides the model was created with (default: the training app's run.json beside
+            the file, else none).
+        ptq_baseline: also convert the float model with post-training quantization and evaluate it.
+    Returns:
+        The report: float, PTQ int8 and QAT int8 accuracy, operators, sizes raw and gzipped.
+    Raises:
+        ValueError: the model is not a keras_resnets model, or an option or data flag is wrong.
+    """
+    from keras_resnets.export.finetune import FinetuneOptions
+    from keras_resnets.export.legacy import run_in_tf_keras
+    from keras_resnets.export.weights_io import save_model_weights
+
+    options = (options or FinetuneOptions()).validate()
+    with tempfile.TemporaryDirectory(prefix="keras_resnets_qat_") as directory:
+        weights = os.path.join(directory, "weights.npz")
+        save_model_weights(model, weights, overrides)
+        request = {
+            "weights": weights,
+            "output": os.path.abspath(output_path),
+            "options": dataclasses.asdict(options),
+            "ptq_baseline": ptq_baseline,
+        }
+        result = run_in_tf_keras("qat", request, timeout=timeout)
+    return _report(result, report_path)
+
+
+# ----------------------------------------------------------------------------------------------- tf_keras side
+
+
+def _noop_quantize_config():
+    import tensorflow_model_optimization as tfmot
+
+    class NoOpQuantizeConfig(tfmot.quantization.keras.QuantizeConfig):
+        """No quantizers: the layer's output keeps its input's quantization (pads, slices, identity)."""
+
+        def get_weights_and_quantizers(self, layer):
+            return []
+
+        def get_activations_and_quantizers(self, layer):
+            return []
+
+        def set_quantize_weights(self, layer, quantize_weights):
+            pass
+
+        def set_quantize_activations(self, layer, quantize_activations):
+            pass
+
+        def get_output_quantizers(self, layer):
+            return []
+
+        def get_config(self):
+            return {}
+
+    return NoOpQuantizeConfig
+
+
+def quantize_flat_model(flat):
+    """`tfmot.quantization.keras.quantize_model` for a flat tf_keras keras_resnets model.
+
+    The package's pass-through primitives are annotated with a no-op quantize config; every other layer gets
+    tfmot's default 8-bit config (or tfmot's own error naming the layer it cannot quantize).
+    """
+    import tensorflow_model_optimization as tfmot
+
+    from keras_resnets.backend import keras
+    from keras_resnets.layers import primitives
+
+    quantization = tfmot.quantization.keras
+    noop_config = _noop_quantize_config()
+    custom = {name: getattr(primitives, name) for name in PASS_THROUGH_LAYERS}
+
+    def annotate(layer):
+        if type(layer).__name__ in PASS_THROUGH_LAYERS:
+            return quantization.quantize_annotate_layer(layer, quantize_config=noop_config())
+        return layer
+
+    annotated = keras.models.clone_model(flat, clone_function=annotate)
+    annotated = quantization.quantize_annotate_model(annotated)
+    with quantization.quantize_scope({**custom, "NoOpQuantizeConfig": noop_config}):
+        return quantization.quantize_apply(annotated)
+
+
+GAMMA_FLOOR = 1e-3
+
+
+def nudge_zero_gammas(flat, floor=GAMMA_FLOOR):
+    """Raises every BatchNorm |gamma| below `floor` to `floor` (sign kept); returns how many were raised.
+
+    The converter folds a BN into the preceding conv's kernel and scales that channel's int8 weight scale by
+    gamma / sqrt(var + eps): a gamma of exactly 0 (a dead channel of a trained model, or a zero-initialized last
+    BN) gives a zero scale, which the converter rejects ("scale out of expressed type range") and then leaves
+    the whole conv in float. A gamma of 1e-3 changes the channel's output by 1e-3 of its normalized value.
+    """
+    import numpy as np
+
+    raised = 0
+    for layer in flat.layers:
+        if type(layer).__name__ != "BatchNormalization" or not layer.scale:
+            continue
+        gamma = layer.gamma.numpy()
+        small = np.abs(gamma) < floor
+        if small.any():
+            layer.gamma.assign(np.where(small, np.where(gamma < 0, -floor, floor), gamma).astype(gamma.dtype))
+            raised += int(small.sum())
+    return raised
+
+
+def run_qat(request):
+    """The tf_keras child's work: twin, weights, PTQ baseline, quantize, fine-tune, convert, evaluate."""
+    from keras_resnets.export import int8
+    from keras_resnets.export.finetune import FinetuneOptions, datasets, fit, total_steps
+    from keras_resnets.export.weights_io import build_flat_twin, load_flat_weights, read_flat_weights
+
+    options = FinetuneOptions(**request["options"]).validate()
+    _, spec = read_flat_weights(request["weights"])
+    flat = build_flat_twin(spec)
+    load_flat_weights(flat, request["weights"])
+    train, evaluation, calibration, steps_per_epoch, info = datasets(options, spec["model"])
+    check_classes(spec, info)
+    report = {"model": spec["model"], "overrides": spec["overrides"], "dataset": options.dataset,
+              "eval_split": options.eval_split, "io_type": options.io_type,
+              "float_accuracy": int8.keras_accuracy(flat, evaluation)}
+    if request.get("ptq_baseline", True):
+        report["ptq"] = describe(int8.convert_int8(flat, calibration, options.io_type), evaluation)
+    report["gammas_raised"] = nudge_zero_gammas(flat)
+    quantized = quantize_flat_model(flat)
+    steps = total_steps(options, steps_per_epoch)
+    from_logits = spec["overrides"].get("classifier_activation") is None
+    report["history"] = fit(quantized, options, train, steps, steps_per_epoch, from_logits)
+    report["steps"] = steps
+    report["qat_keras_accuracy"] = int8.keras_accuracy(quantized, evaluation)
+    content = int8.convert_int8(quantized, None, options.io_type)
+    left_float = int8.float_operators(content)
+    if left_float:
+        raise ValueError(
+            f"The QAT model did not convert to int8 only: {', '.join(left_float)} still compute in float, because "
+            "some activation ranges learned during fine-tuning are empty (an untrained model, e.g. with its last "
+            "BatchNorm gamma still zero). Start from a trained model or fine-tune for more steps."
+        )
+    with open(request["output"], "wb") as file:
+        file.write(content)
+    report["qat"] = {"path": request["output"], **describe(content, evaluation)}
+    return report
+
+
+def check_classes(spec, info):
+    classes = spec.get("classes")
+    if classes is not None and info.num_classes is not None and classes != info.num_classes:
+        raise ValueError(
+            f"The model has {classes} classes but the dataset {info.name!r} has {info.num_classes}: "
+            "fine-tune on the dataset the model was trained on."
+        )
+
+
+def describe(content, evaluation):
+    """Accuracy, operators, float-computing operators, raw and gzipped size of a flatbuffer."""
+    from keras_resnets.export import int8
+
+    return {
+        "int8_accuracy": int8.tflite_accuracy(content, evaluation),
+        "operators": sorted({name for name, _ in int8.operators(content)}),
+        "float_operators": int8.float_operators(content),
+        "bytes": len(content),
+        "gzip_bytes": int8.gzip_size(content),
+    }

@@ -1,0 +1,69 @@
+"""`export_model`: one model to one `.tflite` per mode, each verified on real images, with a JSON/Markdown report."""
+
+import os
+
+from keras_resnets.export.calibration import calibration_images
+from keras_resnets.export.converter import check_mode, convert, prepare_model
+from keras_resnets.export.datasets import labelled_images, recipe_for
+from keras_resnets.export.report import markdown_table, write_json, write_text
+from keras_resnets.export.verify import keras_outputs, verify
+
+COLUMNS = [("mode", "mode", 0), ("file", "file", 0), ("size_mb", "size (MB)", 2), ("input", "input", 0),
+           ("max_rel_error", "max err / max |out|", 6), ("mean_rel_error", "mean err / max |out|", 6),
+           ("top1_agreement", "top-1 agreement", 4), ("accuracy", "top-1 acc", 4),
+           ("keras_accuracy", "Keras float acc", 4), ("gpu_compatible", "GPU delegate", 0)]
+
+
+def export_model(model_or_name_or_path, modes, output_dir, *, source, io_type=None, calibration_split="train",
+                 calibration_count=128, eval_split="test", eval_count=200, input_size=None, preprocessing=None,
+                 recipe=None, log=print):
+    """Converts the model once per mode into output_dir and verifies each file against Keras.
+
+    Calibration and verification images come from `source` through the package pipeline with `recipe`
+    (default: cifar for <= 64 px inputs, else imagenet); with `preprocessing` folded in, both are raw pixels.
+    Returns the report dict (also written as `<name>_report.json` and `.md`).
+    """
+    for mode in modes:
+        check_mode(mode)
+    model = prepare_model(model_or_name_or_path, input_size=input_size)
+    recipe = recipe or recipe_for(model)
+    size = tuple(model.inputs[0].shape[1:3])
+    raw = preprocessing is not None
+    images, labels, classes = labelled_images(source, eval_split, eval_count, recipe, size)
+    raw_images = labelled_images(source, eval_split, eval_count, recipe, size, raw=True)[0] if raw else images
+    labels = labels if int(model.outputs[0].shape[-1]) == classes else None
+    expected = keras_outputs(model, images)  # the original model on normalized images
+    calibration = None
+    if "int8" in modes:
+        calibration = calibration_images(source, calibration_split, calibration_count, recipe, size, raw=raw)
+    name = os.path.splitext(os.path.basename(model_or_name_or_path))[0] if isinstance(model_or_name_or_path, str) \
+        else model.name
+    rows = []
+    for mode in modes:
+        log(f"{name}: converting to {mode}")
+        mode_io = io_type if mode == "int8" else ("uint8" if io_type == "uint8" and raw else None)
+        content = convert(model, mode, calibration=calibration if mode == "int8" else None, io_type=mode_io,
+                          preprocessing=preprocessing)
+        path = os.path.join(output_dir, f"{name}_{mode}.tflite")
+        os.makedirs(output_dir, exist_ok=True)
+        with open(path, "wb") as file:
+            file.write(content)
+        result = verify(content, model, raw_images, labels, expected=expected)
+        io = result["io"]["input"]
+        rows.append({"mode": mode, "file": os.path.basename(path), "path": path, "size_mb": len(content) / 2**20,
+                     "input": f"{io['dtype']} {io['shape']} scale {io['scale']:.4g} zp {io['zero_point']}",
+                     **result})
+        log(f"{name} {mode}: {len(content) / 2**20:.2f} MB, agreement {result['top1_agreement']:.4f}, "
+            f"max rel error {result['max_rel_error']:.2e}")
+    report = {"model": name, "source": source, "recipe": recipe, "input_size": list(size),
+              "preprocessing_folded": preprocessing, "eval_split": eval_split, "eval_images": len(images),
+              "calibration": {"split": calibration_split, "count": calibration_count} if calibration is not None
+              else None, "results": rows}
+    write_json(report, os.path.join(output_dir, f"{name}_report.json"))
+    text = [f"# {name}: TFLite verification on {len(images)} images of {source} ({eval_split})", "",
+            markdown_table(rows, COLUMNS), "",
+            "Errors are relative to the largest |output| of the Keras float model on the same images."]
+    if labels is None:
+        text.append("No accuracy: the model's classes are not the evaluation set's.")
+    write_text("\n".join(text), os.path.join(output_dir, f"{name}_report.md"))
+    return report

@@ -1,0 +1,160 @@
+"""QAT and pruning through tfmot in a tf_keras child process; neutral weights between Keras 3 and tf_keras."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import keras_resnets
+from keras_resnets.backend import keras
+from keras_resnets.export import int8
+from keras_resnets.export.finetune import FinetuneOptions
+from keras_resnets.export.legacy import run_in_tf_keras
+from keras_resnets.export.prune import prune_to_tflite
+from keras_resnets.export.qat import quantization_aware_training
+from keras_resnets.export.weights_io import (
+    NotAKerasResnetsModelError,
+    load_flat_weights,
+    read_flat_weights,
+    save_flat_weights,
+    save_model_weights,
+)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = dict(train_examples=96, eval_examples=32, batch_size=32, calibration_examples=16, verbose=0)
+
+
+def resnet20(**overrides):
+    return keras_resnets.create_model("resnet20", classes=10, classifier_activation=None, input_shape=(32, 32, 3),
+                                      **overrides)
+
+
+def randomize_batch_norm(model, rng):
+    """Non-trivial moving statistics and gammas, so that a weight mix-up shows in the outputs."""
+    for layer in keras_resnets.flatten(model).layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            channels = layer.gamma.shape[0]
+            layer.gamma.assign(rng.uniform(0.5, 1.5, channels).astype("float32"))
+            layer.beta.assign(rng.normal(0, 0.1, channels).astype("float32"))
+            layer.moving_mean.assign(rng.normal(0, 0.1, channels).astype("float32"))
+            layer.moving_variance.assign(rng.uniform(0.5, 1.5, channels).astype("float32"))
+
+
+def test_neutral_weights_round_trip_to_tf_keras_twin(tmp_path, rng):
+    model = resnet20()
+    randomize_batch_norm(model, rng)
+    weights = str(tmp_path / "weights.npz")
+    save_flat_weights(model, weights)
+    arrays, spec = read_flat_weights(weights)
+    assert spec["model"] == "resnet20" and spec["classes"] == 10 and spec["input_shape"] == [32, 32, 3]
+    assert "stage2_block1_conv1/0" in arrays and "stage1_block1_bn1/3" in arrays
+    images = rng.normal(size=(3, 32, 32, 3)).astype("float32")
+    np.save(tmp_path / "images.npy", images)
+    run_in_tf_keras("predict", {"weights": weights, "images": str(tmp_path / "images.npy"),
+                                "output": str(tmp_path / "out.npy")})
+    expected = np.asarray(model(images, training=False))
+    # float32 round-off of two BatchNorm implementations: ~1e-7 relative to logits of size ~30
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, rtol=1e-5, atol=1e-5)
+    # ... and back into a fresh Keras 3 model.
+    fresh = resnet20()
+    load_flat_weights(fresh, weights)
+    assert np.max(np.abs(np.asarray(fresh(images, training=False)) - expected)) < 1e-6
+
+
+def test_load_flat_weights_names_missing_extra_and_mismatched(tmp_path):
+    weights = str(tmp_path / "weights.npz")
+    save_flat_weights(resnet20(), weights)
+    with pytest.raises(ValueError, match=r"missing from the file: stage1_block4_bn1/0.*extra in the file: none"):
+        load_flat_weights(keras_resnets.create_model("resnet32", classes=10, input_shape=(32, 32, 3)), weights)
+    with pytest.raises(ValueError, match=r"shape mismatches: predictions/0: file \(64, 10\) vs model \(64, 5\)"):
+        load_flat_weights(keras_resnets.create_model("resnet20", classes=5, input_shape=(32, 32, 3)), weights)
+
+
+def test_qat_gives_an_int8_only_tflite_that_runs(tmp_path):
+    output = str(tmp_path / "qat.tflite")
+    report = quantization_aware_training(resnet20(), output, FinetuneOptions(**TINY), ptq_baseline=False,
+                                         report_path=str(tmp_path / "qat.json"))
+    content = open(output, "rb").read()
+    assert report["qat"]["float_operators"] == [] and int8.float_operators(content) == []
+    assert "QUANTIZE" not in report["qat"]["operators"] and "CONV_2D" in report["qat"]["operators"]
+    runner = int8.interpreter(content)
+    (detail,) = runner.get_input_details()
+    assert detail["dtype"] == np.int8 and runner.get_output_details()[0]["dtype"] == np.int8
+    runner.set_tensor(detail["index"], np.zeros((1, 32, 32, 3), np.int8))
+    runner.invoke()
+    assert runner.get_tensor(runner.get_output_details()[0]["index"]).shape == (1, 10)
+    assert 0.0 <= report["qat"]["int8_accuracy"] <= 1.0 and report["steps"] == 3
+    assert json.load(open(tmp_path / "qat.json"))["qat"]["bytes"] == len(content)
+
+
+def test_pruning_to_half_leaves_zeros_in_the_tflite_and_compresses_better(tmp_path):
+    # zero_init_last=False: a model whose last BN gammas are still 0 folds those convs to nothing, which would make
+    # the unpruned baseline artificially small. It also exercises builder overrides.
+    model = resnet20(zero_init_last=False)
+    output = str(tmp_path / "pruned.tflite")
+    report = prune_to_tflite(model, output, FinetuneOptions(**TINY), target_sparsity=0.5,
+                             overrides={"zero_init_last": False})
+    zeros = int8.kernel_zeros(open(output, "rb").read())
+    assert len(zeros) == 20  # 19 convs + the classifier
+    for name, (count, size) in zeros.items():
+        assert count / size >= 0.49, name
+    assert report["pruned"]["float_operators"] == []
+    assert report["pruned"]["gzip_bytes"] < report["unpruned"]["gzip_bytes"]
+    assert min(report["pruned"]["keras_kernel_sparsity"].values()) >= 0.49
+
+
+def test_not_a_keras_resnets_model_is_one_clear_error(tmp_path):
+    inputs = keras.Input((32, 32, 3))
+    outputs = keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(inputs))
+    foreign = keras.Model(inputs, outputs, name="my_classifier")
+    path = str(tmp_path / "foreign.keras")
+    foreign.save(path)
+    with pytest.raises(ValueError, match="is not a keras_resnets model.*not a registered model name"):
+        quantization_aware_training(path, str(tmp_path / "out.tflite"))
+    impostor = keras.Model(inputs, outputs, name="resnet20")  # a registered name, another architecture
+    with pytest.raises(NotAKerasResnetsModelError, match="its layers differ from create_model"):
+        prune_to_tflite(impostor, str(tmp_path / "out.tflite"))
+    garbage = tmp_path / "garbage.keras"
+    garbage.write_bytes(b"not a zip archive")
+    with pytest.raises(ValueError, match="not a Keras 3 .keras archive"):
+        save_model_weights(str(garbage), str(tmp_path / "w.npz"))
+    with pytest.raises(ValueError, match="is named 'resnet20' but its layers differ"):
+        save_model_weights(resnet20(zero_init_last=False), str(tmp_path / "w.npz"))  # overrides not given
+    assert not os.path.exists(tmp_path / "out.tflite")
+
+
+def test_cli_reports_a_foreign_model_in_one_line(tmp_path):
+    inputs = keras.Input((32, 32, 3))
+    outputs = keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(inputs))
+    path = str(tmp_path / "foreign.keras")
+    keras.Model(inputs, outputs, name="my_classifier").save(path)
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tflite", "prune.py"), f"--model_path={path}",
+         f"--output={tmp_path / 'out.tflite'}", "--dataset=sample", "--epochs=1"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "error:" in result.stderr and "is not a keras_resnets model" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("task", ["qat", "prune"])
+def test_flagfiles_parse_into_finetune_options(task):
+    from absl import flags
+
+    from keras_resnets.export import cli
+
+    flag_values = flags.FlagValues()
+    cli.define_flags(task, flag_values)
+    config = os.path.join(ROOT, "tflite", "configs", f"cifar10_resnet20_{'qat' if task == 'qat' else 'prune50'}.cfg")
+    flag_values(["prog", f"--flagfile={config}", "--model_path=m.keras", "--dataset=sample"])
+    options = cli.options_from_flags(flag_values)
+    assert options.dataset == "sample" and options.batch_size == 128 and options.learning_rate <= 0.002
+    assert cli.overrides_from_flags(flag_values) is None
+    if task == "prune":
+        assert flag_values["target_sparsity"].value == 0.5
+    with pytest.raises(ValueError, match="io_type must be one of"):
+        FinetuneOptions(io_type="int4").validate()

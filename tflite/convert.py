@@ -1,0 +1,55 @@
+"""Converts a model to one `.tflite` per quantization mode (built-in ops only) and verifies each on real images.
+
+    python tflite/convert.py --model=resnet20 --modes=float32,int8 --io_type=uint8 --preprocessing=cifar10 \
+        --source=tfrecord:../shared/data/cifar10 --output_dir=/tmp/tflite
+    python tflite/convert.py --model=runs/cifar10_resnet20/model.keras --modes=int8 --source=sample
+
+Writes <name>_<mode>.tflite and <name>_report.json / .md (size, error against Keras, top-1 agreement and
+accuracy, input quantization, GPU-delegate compatibility of the ops) to --output_dir.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from absl import app, flags  # noqa: E402
+
+flags.DEFINE_string("model", None, "Registry name, .keras file or keras.applications.<Name>.", required=True)
+flags.DEFINE_list("modes", ["float32", "int8"], "Any of float32, float16, dynamic_range, int8.")
+flags.DEFINE_enum("io_type", None, ["float32", "uint8", "int8"],
+                  "Input/output type: int8 mode default int8; uint8 for float modes needs --preprocessing.")
+flags.DEFINE_string("source", "sample", "Dataset source for calibration and verification images "
+                    "(sample, tfrecord:<dir>, folder:<root>, a tfds name).")
+flags.DEFINE_string("calibration_split", "train", "Split the int8 calibration images come from.")
+flags.DEFINE_integer("calibration_count", 128, "Number of calibration images.")
+flags.DEFINE_string("eval_split", "test", "Split the verification images come from.")
+flags.DEFINE_integer("eval_count", 200, "Number of verification images.")
+flags.DEFINE_integer("input_size", None, "Input size for registry names (default: the registry's).")
+flags.DEFINE_string("preprocessing", None, "Fold normalization in so the model takes raw 0..255 pixels: "
+                    "cifar10, cifar100 or imagenet statistics.")
+flags.DEFINE_enum("recipe", None, ["cifar", "imagenet"], "Eval preprocessing (default: by input size).")
+flags.DEFINE_string("output_dir", "tflite_models", "Where the .tflite files and the report go.")
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from keras_resnets.export.workflow import export_model
+
+    try:
+        report = export_model(FLAGS.model, FLAGS.modes, FLAGS.output_dir, source=FLAGS.source, io_type=FLAGS.io_type,
+                              calibration_split=FLAGS.calibration_split, calibration_count=FLAGS.calibration_count,
+                              eval_split=FLAGS.eval_split, eval_count=FLAGS.eval_count, input_size=FLAGS.input_size,
+                              preprocessing=FLAGS.preprocessing, recipe=FLAGS.recipe)
+    except ValueError as error:  # FlexOpsError included
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(report['results'])} model(s) and {report['model']}_report.json/.md to {FLAGS.output_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,37 @@
+"""Quantization-aware training (tfmot) of a trained keras_resnets model, to a full-int8 .tflite.
+
+    python tflite/qat.py --model_path=runs/cifar10_resnet20/model.keras --dataset=tfrecord:../shared/data/cifar10 \
+        --epochs=1 --learning_rate=0.001 --output=runs/cifar10_resnet20/resnet20_qat_int8.tflite
+
+The data flags are the training app's (one --flagfile can hold both). tfmot needs tf_keras: the work runs in a
+child process with TF_USE_LEGACY_KERAS=1 (keras_resnets.export.legacy). Writes the .tflite and a JSON report
+(float vs int8 accuracy, sizes raw and gzipped).
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from absl import app  # noqa: E402
+
+from keras_resnets.export import cli  # noqa: E402
+
+TASK = "qat"
+cli.define_flags(TASK)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    try:
+        report = cli.run(TASK)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(cli.summary(TASK, report))
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)
