@@ -1,6 +1,6 @@
 """keras_resnets: the residual-network family as Keras layers and models, from paper to phone."""
 
-from keras_resnets import layers
+from keras_resnets import data, layers
 from keras_resnets.analysis import count_macs, count_params
 from keras_resnets.graph import flatten
 from keras_resnets.models import (
@@ -40,6 +40,7 @@ __all__ = [
     "count_macs",
     "count_params",
     "create_model",
+    "data",
     "flatten",
     "layers",
     "list_models",

@@ -122,7 +122,7 @@ def test_not_a_keras_resnets_model_is_one_clear_error(tmp_path):
     with pytest.raises(ValueError, match="not a Keras 3 .keras archive"):
         save_model_weights(str(garbage), str(tmp_path / "w.npz"))
     with pytest.raises(ValueError, match="is named 'resnet20' but its layers differ"):
-        save_model_weights(resnet20(zero_init_last=False), str(tmp_path / "w.npz"))  # overrides not given
+        save_model_weights(resnet20(zero_init_last=True), str(tmp_path / "w.npz"))  # overrides not given
     assert not os.path.exists(tmp_path / "out.tflite")
 
 

@@ -51,12 +51,43 @@ def latency(content, num_threads=1, runs=20, warmup=3):
 
 
 def parse_entry(entry, default_modes):
-    """`name` or `name=mode1+mode2` -> (name, modes)."""
-    name, _, modes = entry.partition("=")
+    """`name[:key=value...][=mode1+mode2]` -> (label, name, builder overrides, modes).
+
+    `resnet50:stride_in=1x1=int8` builds resnet50 with `stride_in="1x1"` and converts it to int8.
+    """
+    spec, separator, modes = entry.rpartition("=")
+    if not separator or ":" in modes or "=" not in spec and ":" in spec:
+        spec, modes = entry, ""  # no mode list: the last "=" belongs to an override
+    name, *pairs = spec.split(":")
+    overrides = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        overrides[key] = _literal(value)
     modes = tuple(modes.split("+")) if modes else tuple(default_modes)
     for mode in modes:
         check_mode(mode)
-    return name, modes
+    return spec, name, overrides, modes
+
+
+def _literal(text):
+    for convert_value in (int, float):
+        try:
+            return convert_value(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def _untrained_model(spec, input_size, overrides):
+    """Builds `spec` for timing. Logits: an int8 softmax over 1000 untrained classes is all zeros. And no
+    zero-initialized last BatchNorm where the builder has one: an exactly-zero residual branch gets a degenerate
+    int8 scale, XNNPACK then refuses its ADD and splits the graph, which no trained network does."""
+    if overrides:
+        try:
+            return load_model(spec, input_size, zero_init_last=False, **overrides)
+        except TypeError:  # builders without residual branches to zero (ReXNet, keras.applications)
+            pass
+    return load_model(spec, input_size, **overrides)
 
 
 def benchmark(entries, modes=("float32", "int8"), *, source, eval_split="test", eval_count=200,
@@ -76,10 +107,12 @@ def benchmark(entries, modes=("float32", "int8"), *, source, eval_split="test", 
     """
     rows, details, cache = [], [], {}
     for entry in entries:
-        spec, entry_modes = parse_entry(entry, modes) if isinstance(entry, str) else (entry, tuple(modes))
+        label, spec, builder_overrides, entry_modes = (
+            parse_entry(entry, modes) if isinstance(entry, str) else (None, entry, {}, tuple(modes))
+        )
         overrides = {} if (not isinstance(spec, str) or spec.endswith(".keras")) else {"classifier_activation": None}
-        model = load_model(spec, input_size, **overrides)  # logits: an int8 softmax over 1000 classes is all zeros
-        name = spec if isinstance(spec, str) else model.name
+        model = _untrained_model(spec, input_size, {**overrides, **builder_overrides})
+        name = label or model.name
         recipe, size = recipe_for(model), tuple(model.inputs[0].shape[1:3])
         if (recipe, size) not in cache:
             images, labels, classes = labelled_images(source, eval_split, eval_count, recipe, size)

@@ -67,9 +67,14 @@ class Stem(CompositeLayer):
         }
 
 
-def stem_max_pool(name):
-    """3x3/2 max-pool with PyTorch's symmetric padding of 1 (see SymmetricPadding2D)."""
+def stem_max_pool(name, non_negative_input=True):
+    """3x3/2 max-pool with PyTorch's symmetric padding of 1.
+
+    After a ReLU, zero padding gives exactly PyTorch's -inf padding and every runtime delegates it; a stem
+    that ends with a bare conv (pre-activation nets) needs SymmetricPadding2D (MirrorPad) instead.
+    """
+    padding = keras.layers.ZeroPadding2D if non_negative_input else SymmetricPadding2D
     return [
-        SymmetricPadding2D(1, name=f"{name}_pad"),
+        padding(1, name=f"{name}_pad"),
         keras.layers.MaxPooling2D(3, 2, padding="valid", name=name),
     ]

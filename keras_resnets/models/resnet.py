@@ -83,7 +83,7 @@ def residual_network(
     x = stem_layer(x)
     features = {f"STEM_S{stride}": x}
     if has_pool:
-        x = apply_sequence(stem_max_pool("stem_pool"), x)
+        x = apply_sequence(stem_max_pool("stem_pool", non_negative_input=not stem_layer.preact), x)
         stride *= 2
     total_blocks = sum(layers)
     block_index = 0
@@ -228,12 +228,14 @@ def CifarResNet(
     option-A shortcuts) and 2016 (pre-activation, any `placement` (a)-(e)). `plain=True` removes every
     shortcut: the plain nets of the degradation experiment.
 
-    `zero_init_last` (default: on, except for plain nets, whose signal it would cut) starts each residual
-    branch at zero, so that even the 1001-layer nets compute finite outputs before training.
+    `zero_init_last` starts each residual branch at zero. By default only nets deeper than 200 layers do
+    (ResNet-1202, PreAct-ResNet-1001): before training, inference-mode BatchNorm does not normalize, and their
+    activations would overflow through hundreds of blocks. Shallower nets keep the papers' initialization (a
+    zero last BatchNorm slows short runs: 49% instead of 58% test accuracy after one epoch of ResNet-20).
     """
     _block_class(block)
     if zero_init_last is None:
-        zero_init_last = not plain
+        zero_init_last = depth > 200 and not plain
     blocks = cifar_stage_blocks(depth, block)
     block_kwargs = dict(
         groups=groups, base_width=base_width, attention=attention, zero_init_last=zero_init_last,

@@ -19,11 +19,12 @@ class KernelDecaySGD(keras.optimizers.SGD):
         super().__init__(**kwargs)
         self.l2 = float(l2)
 
-    def update_step(self, gradient, variable, learning_rate):
-        # Runs per variable after the cross-replica sum, so the decay term is added exactly once.
+    def update_step(self, gradient, variable, *learning_rate):
+        # Runs per variable after the cross-replica sum, so the decay term is added exactly once. (Keras 3 passes
+        # the learning rate; tf_keras does not.)
         if self.l2 and is_decayed(variable):
             gradient = gradient + self.l2 * variable
-        return super().update_step(gradient, variable, learning_rate)
+        return super().update_step(gradient, variable, *learning_rate)
 
     def get_config(self):
         return {**super().get_config(), "l2": self.l2}
