@@ -140,3 +140,15 @@ def test_invalid_values(field, value, message):
 def test_model_overrides_must_be_json():
     with pytest.raises(ValueError, match="--model_overrides must be a JSON object"):
         parse(["--model_overrides={placement: b}"])
+
+
+def test_eval_only_evaluates_the_saved_model(tmp_path):
+    from keras_resnets.training import evaluate
+
+    quick = dict(dataset="sample", train_steps=1, batch_size=8, train_examples=8, eval_examples=16, verbose=0)
+    with pytest.raises(ValueError, match="No saved model at"):
+        evaluate(TrainConfig(model_dir=str(tmp_path), eval_only=True, **quick))
+    trained = train(TrainConfig(model_dir=str(tmp_path), **quick))
+    results = evaluate(TrainConfig(model_dir=str(tmp_path), eval_only=True, **quick))
+    assert results["accuracy"] == pytest.approx(trained["final_test_accuracy"])
+    assert json.loads((tmp_path / "eval.json").read_text())["accuracy"] == pytest.approx(results["accuracy"])
