@@ -9,7 +9,6 @@ child process with TF_USE_LEGACY_KERAS=1 (keras_resnets.export.legacy). Writes t
 """
 
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -21,17 +20,5 @@ TASK = "qat"
 cli.define_flags(TASK)
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    try:
-        report = cli.run(TASK)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(cli.summary(TASK, report))
-    return 0
-
-
 if __name__ == "__main__":
-    app.run(main)
+    app.run(cli.main(TASK))

@@ -8,6 +8,7 @@ defaults suited to fine-tuning differ (a small learning rate).
 import dataclasses
 import json
 import os
+import sys
 
 from absl import flags
 
@@ -105,3 +106,22 @@ def summary(task, report):
         lines.append(f"unpruned_bytes: {report['unpruned']['bytes']} (gzip {report['unpruned']['gzip_bytes']})")
     lines.append(f"tflite: {result['path']} {result['bytes']} bytes (gzip {result['gzip_bytes']})")
     return "\n".join(lines)
+
+
+def main(task):
+    """The absl main of tflite/qat.py and tflite/prune.py: one line of error and exit status 2 on bad input."""
+
+    def run_main(argv):
+        from absl import app
+
+        if len(argv) > 1:
+            raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+        try:
+            report = run(task)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(summary(task, report))
+        return 0
+
+    return run_main

@@ -7,6 +7,7 @@ rebuilds the flat tf_keras twin, does the work, and writes a JSON result. A user
 tfmot. A ValueError in the child (bad data flag, bad model) comes back as a ValueError with the same message.
 """
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -19,6 +20,22 @@ TASKS = ("qat", "prune", "predict")
 
 class LegacyProcessError(RuntimeError):
     """The tf_keras child process failed with something other than a ValueError."""
+
+
+def run_on_weights(task, model, output_path, options, overrides=None, timeout=None, **extra):
+    """Saves `model`'s flat weights and runs `task` on them in the tf_keras child; returns its result."""
+    from keras_resnets.export.weights_io import save_model_weights
+
+    with tempfile.TemporaryDirectory(prefix=f"keras_resnets_{task}_") as directory:
+        weights = os.path.join(directory, "weights.npz")
+        save_model_weights(model, weights, overrides)
+        request = {
+            "weights": weights,
+            "output": os.path.abspath(output_path),
+            "options": dataclasses.asdict(options),
+            **extra,
+        }
+        return run_in_tf_keras(task, request, timeout=timeout)
 
 
 def run_in_tf_keras(task, request, timeout=None):

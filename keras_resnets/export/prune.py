@@ -11,9 +11,6 @@ Only those layers are wrapped (through `clone_model`), so the package's own prim
 stay as they are: `prune_low_magnitude` on the whole model rejects layers it does not know.
 """
 
-import dataclasses
-import os
-import tempfile
 
 PRUNED_LAYERS = ("Conv2D", "DepthwiseConv2D", "Dense")
 
@@ -28,23 +25,15 @@ def prune_to_tflite(model, output_path, options=None, target_sparsity=0.5, repor
     option is wrong, or training is too short to reach the target sparsity.
     """
     from keras_resnets.export.finetune import FinetuneOptions
-    from keras_resnets.export.legacy import run_in_tf_keras
+    from keras_resnets.export.legacy import run_on_weights
     from keras_resnets.export.qat import _report
-    from keras_resnets.export.weights_io import save_model_weights
 
     options = (options or FinetuneOptions()).validate()
     if not 0.0 < target_sparsity < 1.0:
         raise ValueError(f"target_sparsity must be in (0, 1), got {target_sparsity}.")
-    with tempfile.TemporaryDirectory(prefix="keras_resnets_prune_") as directory:
-        weights = os.path.join(directory, "weights.npz")
-        save_model_weights(model, weights, overrides)
-        request = {
-            "weights": weights,
-            "output": os.path.abspath(output_path),
-            "options": dataclasses.asdict(options),
-            "target_sparsity": float(target_sparsity),
-        }
-        result = run_in_tf_keras("prune", request, timeout=timeout)
+    result = run_on_weights(
+        "prune", model, output_path, options, overrides, timeout, target_sparsity=float(target_sparsity)
+    )
     return _report(result, report_path)
 
 

@@ -11,10 +11,7 @@ mirror-pad or zero-pad values (or drop paths while training), so they keep their
 they get a quantize config that adds no quantizer (`NoOpQuantizeConfig`).
 """
 
-import dataclasses
 import json
-import os
-import tempfile
 
 PASS_THROUGH_LAYERS = ("SubsampleZeroPad", "SymmetricPadding2D", "DropPath")
 
@@ -44,20 +41,10 @@ def quantization_aware_training(model, output_path, options=None, report_path=No
         ValueError: the model is not a keras_resnets model, or an option or data flag is wrong.
     """
     from keras_resnets.export.finetune import FinetuneOptions
-    from keras_resnets.export.legacy import run_in_tf_keras
-    from keras_resnets.export.weights_io import save_model_weights
+    from keras_resnets.export.legacy import run_on_weights
 
     options = (options or FinetuneOptions()).validate()
-    with tempfile.TemporaryDirectory(prefix="keras_resnets_qat_") as directory:
-        weights = os.path.join(directory, "weights.npz")
-        save_model_weights(model, weights, overrides)
-        request = {
-            "weights": weights,
-            "output": os.path.abspath(output_path),
-            "options": dataclasses.asdict(options),
-            "ptq_baseline": ptq_baseline,
-        }
-        result = run_in_tf_keras("qat", request, timeout=timeout)
+    result = run_on_weights("qat", model, output_path, options, overrides, timeout, ptq_baseline=ptq_baseline)
     return _report(result, report_path)
 
 

@@ -6,7 +6,6 @@ and the keras.applications head. Variants are short registered configurations, a
 
 import re
 
-from keras_resnets.backend import keras
 from keras_resnets.layers.base import activation, apply_sequence, batch_norm
 from keras_resnets.layers.residual import BasicBlock, Bottleneck, ResidualBlock, validate_placement
 from keras_resnets.layers.shortcut import validate_shortcut
