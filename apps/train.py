@@ -1,7 +1,7 @@
 """Trains (or evaluates) a keras_resnets model.
 
     python apps/train.py --flagfile=apps/configs/quickstart.cfg
-    python apps/train.py --flagfile=apps/configs/cifar10_resnet20.cfg --dataset=tfrecord:../shared/data/cifar10
+    python apps/train.py --flagfile=apps/configs/cifar10_resnet20.cfg --dataset=tfrecord:/path/to/cifar10
 
 Every flag can be given on the command line after --flagfile to override it; `--helpfull` lists them.
 """

@@ -11,7 +11,10 @@ import tensorflow_datasets as tfds
 from keras_resnets.data import DatasetInfo, SOURCES, input_pipeline, load_split, measure_pipeline
 from keras_resnets.data import make_sample, records
 
-SHARED_CIFAR10 = "/work/shared/data/cifar10"
+# The full CIFAR-10 TFRecords, where a machine has them (CIFAR10_DIR; default: beside the repository).
+SHARED_CIFAR10 = os.environ.get(
+    "CIFAR10_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "cifar10")
+)
 CLASSES = ["cat", "dog", "frog"]
 
 
@@ -130,7 +133,7 @@ def test_tiny_tfrecord_plain_and_gzip(tiny_tfrecord):
     assert np.concatenate([y for _, y in dataset.as_numpy_iterator()]).tolist() == [0, 1, 2, 0, 1, 2]
 
 
-@pytest.mark.skipif(not os.path.isdir(SHARED_CIFAR10), reason="shared CIFAR-10 copy not on this machine")
+@pytest.mark.skipif(not os.path.isdir(SHARED_CIFAR10), reason="the full CIFAR-10 TFRecords are not on this machine (set CIFAR10_DIR)")
 def test_shared_cifar10_tfrecord():
     dataset, info = input_pipeline(f"tfrecord:{SHARED_CIFAR10}", "test", 64, training=True, take=128, seed=0)
     assert info.num_examples["test"] == 128 and info.image_size == (32, 32)

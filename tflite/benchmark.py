@@ -1,6 +1,6 @@
 """Size, latency (p50/p90 at 1 and 2 threads), accuracy and agreement with float for each model x quantization.
 
-    python tflite/benchmark.py --source=tfrecord:../shared/data/cifar10 --input_size=224 \
+    python tflite/benchmark.py --source=tfrecord:/path/to/cifar10 --input_size=224 \
         --models=resnet50=int8+float32,keras.applications.ResNet50=int8,rexnet_100=int8,keras.applications.MobileNetV2=int8
 
 A model is a registry name, a .keras file or keras.applications.<Name> (weights=None), optionally with

@@ -1,7 +1,7 @@
 """Converts a model to one `.tflite` per quantization mode (built-in ops only) and verifies each on real images.
 
     python tflite/convert.py --model=resnet20 --modes=float32,int8 --io_type=uint8 --preprocessing=cifar10 \
-        --source=tfrecord:../shared/data/cifar10 --output_dir=/tmp/tflite
+        --source=tfrecord:/path/to/cifar10 --output_dir=/tmp/tflite
     python tflite/convert.py --model=runs/cifar10_resnet20/model.keras --modes=int8 --source=sample
 
 Writes <name>_<mode>.tflite and <name>_report.json / .md (size, error against Keras, top-1 agreement and

@@ -1,6 +1,6 @@
 """Magnitude pruning (tfmot) of a trained keras_resnets model, fine-tuned, to a sparse full-int8 .tflite.
 
-    python tflite/prune.py --model_path=runs/cifar10_resnet20/model.keras --dataset=tfrecord:../shared/data/cifar10 \
+    python tflite/prune.py --model_path=runs/cifar10_resnet20/model.keras --dataset=tfrecord:/path/to/cifar10 \
         --target_sparsity=0.5 --epochs=2 --output=runs/cifar10_resnet20/resnet20_pruned50_int8.tflite
 
 The data flags are the training app's (one --flagfile can hold both). tfmot needs tf_keras: the work runs in a

@@ -1,6 +1,6 @@
 """Quantization-aware training (tfmot) of a trained keras_resnets model, to a full-int8 .tflite.
 
-    python tflite/qat.py --model_path=runs/cifar10_resnet20/model.keras --dataset=tfrecord:../shared/data/cifar10 \
+    python tflite/qat.py --model_path=runs/cifar10_resnet20/model.keras --dataset=tfrecord:/path/to/cifar10 \
         --epochs=1 --learning_rate=0.001 --output=runs/cifar10_resnet20/resnet20_qat_int8.tflite
 
 The data flags are the training app's (one --flagfile can hold both). tfmot needs tf_keras: the work runs in a

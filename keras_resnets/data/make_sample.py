@@ -1,6 +1,6 @@
 """Builds the CIFAR-10 sample shipped in keras_resnets/data/sample/ from the full TFRecord copy.
 
-    python -m keras_resnets.data.make_sample --cifar10_dir=/work/shared/data/cifar10
+    python -m keras_resnets.data.make_sample --cifar10_dir=/path/to/cifar10
 
 Takes the first 800 training and the first 100 test images of every class, in file order (the source files are
 shuffled once with a fixed seed), keeps the JPEG bytes as they are, and writes `train.tfrecord.gz`,
@@ -64,7 +64,7 @@ def make_sample(cifar10_dir, out_dir=SAMPLE_DIR, train_per_class=800, test_per_c
 if __name__ == "__main__":
     from absl import app, flags
 
-    CIFAR10_DIR = flags.DEFINE_string("cifar10_dir", "/work/shared/data/cifar10", "Directory of the full CIFAR-10 TFRecords.")
+    CIFAR10_DIR = flags.DEFINE_string("cifar10_dir", None, "Directory of the full CIFAR-10 TFRecords.", required=True)
     OUT_DIR = flags.DEFINE_string("out_dir", SAMPLE_DIR, "Where to write the sample.")
 
     def main(argv):

@@ -1,7 +1,7 @@
 """Makes the fixture of test_mediapipe.py: CIFAR-10 ResNet-20 `.tflite` classifiers with raw-pixel inputs, and what
 LiteRT answers for real CIFAR-10 test images. Runs in the MAIN environment (TensorFlow + keras_resnets):
 
-    /work/venv/bin/python tflite/mediapipe/make_fixture.py [--model=/path/model.keras] [--data_dir=...] [--num_images=200]
+    python tflite/mediapipe/make_fixture.py [--model=/path/model.keras] [--data_dir=...] [--num_images=200]
 
 Writes into tflite/mediapipe/fixture/ (no metadata; test_mediapipe.py adds it in the MediaPipe environment):
 
@@ -42,8 +42,8 @@ try:  # the package's converter with preprocessing folding (keras_resnets/export
 except ImportError:
     convert = with_preprocessing = None
 
-DEFAULT_MODEL = "/work/runs/cifar10_resnet20_2ep/model.keras"
-DEFAULT_DATA = "/work/shared/data/cifar10"
+DEFAULT_MODEL = "runs/cifar10_resnet20/model.keras"  # a CIFAR-10 ResNet-20 trained by apps/train.py
+DEFAULT_DATA = os.environ.get("CIFAR10_DIR", "/path/to/cifar10")
 CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 
