@@ -5,8 +5,9 @@ Runs in the MediaPipe environment only (no TensorFlow, no keras_resnets):
     mpvenv/bin/python -m pytest tflite/mediapipe/test_mediapipe.py -q
 
 The fixture (tflite/mediapipe/fixture/, made by make_fixture.py in the main environment) holds ResNet-20 CIFAR-10
-classifiers with raw-pixel inputs and the LiteRT top-1 for the first N images of the real CIFAR-10 test set
-(CIFAR10_DIR, default: beside the repository). The TFRecords are read here without TensorFlow.
+classifiers with raw-pixel inputs, the first N records of the real CIFAR-10 test set (fixture/test.tfrecord, or
+CIFAR10_DIR's test.tfrecord when set) and the LiteRT top-1 for them. The TFRecords are read here without
+TensorFlow.
 """
 
 import gzip
@@ -32,10 +33,7 @@ from metadata import MetadataError, write_metadata  # noqa: E402
 
 FIXTURE = os.path.join(HERE, "fixture")
 LABELS = os.path.join(FIXTURE, "labels.txt")
-DATA_DIR = os.environ.get(
-    "CIFAR10_DIR",
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "data", "cifar10"),
-)
+DATA_DIR = os.environ.get("CIFAR10_DIR", FIXTURE)
 # kind -> (metadata mean, std, minimum top-1 agreement with LiteRT, score tolerance). MediaPipe runs the same LiteRT
 # kernels (XNNPACK) on the same pixels, so all three agree on every image (measured: 200/200 each).
 MODELS = {"float32": (0.0, 1.0, 1.0, 1e-5), "uint8": (None, None, 1.0, 1e-5), "int8": (None, None, 1.0, 1e-5)}
