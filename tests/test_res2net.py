@@ -10,7 +10,7 @@ import pytest
 
 import keras_resnets
 from keras_resnets.backend import keras
-from keras_resnets.export import operator_names, run_tflite, to_tflite
+from keras_resnets.export import operator_names, predict, to_tflite
 from keras_resnets.layers import Bottleneck, HierarchicalSplit, Res2NetBottleneck
 from keras_resnets.models.resnet import timm_resnet_v1_mapping
 from tests.harness import assert_flatten_matches, assert_keras_roundtrip, random_images
@@ -156,6 +156,6 @@ def test_tflite_float32_has_builtin_ops_only_and_matches_keras(name):
     assert not [op for op in operators if op.startswith(("Flex", "CUSTOM"))], operators
     assert {"SPLIT", "CONCATENATION", "AVERAGE_POOL_2D", "CONV_2D"} <= set(operators), operators
     expected = np.asarray(model(images, training=False))
-    error = float(np.max(np.abs(run_tflite(flatbuffer, images) - expected)) / np.max(np.abs(expected)))
+    error = float(np.max(np.abs(predict(flatbuffer, images) - expected)) / np.max(np.abs(expected)))
     print(f"{name} TFLite float32: max relative error {error:.2e}; ops {operators}")
     assert error <= 1e-4

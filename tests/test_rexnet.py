@@ -7,10 +7,9 @@ import textwrap
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import keras_resnets
-from keras_resnets.export import operator_names, run_tflite
+from keras_resnets.export import convert, operator_names, predict
 from keras_resnets.models.rexnet import rexnet_blocks
 from tests.harness import random_images
 from tests.test_timm_parity import build_from_fixture
@@ -123,16 +122,9 @@ def fixture_model():
     return model, inputs
 
 
-def convert(model, int8_data=None):
-    """from_keras_model with built-in ops only (a Flex op makes conversion fail); int8 in and out if data given."""
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    if int8_data is not None:
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([image[None]] for image in int8_data)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = converter.inference_output_type = tf.int8
-    flatbuffer = converter.convert()
+def convert_builtin(model, mode="float32", calibration=None):
+    """The package's conversion (a Flex op makes it fail), and the operators of the result."""
+    flatbuffer = convert(model, mode, calibration=calibration)
     operators = operator_names(flatbuffer)
     assert not [name for name in operators if name.startswith("Flex")], operators
     return flatbuffer, operators
@@ -141,26 +133,19 @@ def convert(model, int8_data=None):
 def test_tflite_float32_has_builtin_ops_only_and_matches_keras(fixture_model):
     model, inputs = fixture_model
     images = np.concatenate([inputs, random_images(inputs.shape[1:], batch=2, seed=1)])
-    flatbuffer, operators = convert(model)
+    flatbuffer, operators = convert_builtin(model)
     assert {"PAD", "ADD", "DEPTHWISE_CONV_2D"} <= set(operators)  # the partial residual is Pad + Add
     expected = np.asarray(model(images, training=False))
-    error = float(np.max(np.abs(run_tflite(flatbuffer, images) - expected)) / np.max(np.abs(expected)))
+    error = float(np.max(np.abs(predict(flatbuffer, images) - expected)) / np.max(np.abs(expected)))
     print(f"TFLite float32: max relative error {error:.2e}")
     assert error <= 1e-4
 
 
 def test_tflite_full_int8_converts_with_builtin_ops(fixture_model):
-    from ai_edge_litert.interpreter import Interpreter
-
     model, inputs = fixture_model
     calibration = np.random.default_rng(2).normal(size=(16, *inputs.shape[1:])).astype("float32")  # inputs ~ N(0, 1)
-    flatbuffer, _ = convert(model, int8_data=calibration)
-    interpreter = Interpreter(model_content=flatbuffer)
-    (in_scale, in_zero), (out_scale, out_zero) = (
-        details[0]["quantization"] for details in (interpreter.get_input_details(), interpreter.get_output_details())
-    )
-    quantized = np.clip(np.round(inputs / in_scale + in_zero), -128, 127).astype(np.int8)
-    actual = (run_tflite(flatbuffer, quantized).astype(np.float32) - out_zero) * out_scale
+    flatbuffer, _ = convert_builtin(model, "int8", calibration)  # int8 in and out
+    actual = predict(flatbuffer, inputs)  # quantizes the inputs, dequantizes the outputs
     expected = np.asarray(model(inputs, training=False))
     error = float(np.max(np.abs(actual - expected)) / np.max(np.abs(expected)))
     print(f"TFLite int8: max error {error:.2%} of the largest logit")

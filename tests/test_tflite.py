@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import keras_resnets
-from keras_resnets.export import convert, operator_names, run_tflite, to_tflite
+from keras_resnets.export import convert, operator_names, predict, to_tflite
 from tests.harness import random_images
 
 FLEX_PREFIX = "Flex"
@@ -29,7 +29,7 @@ def assert_tflite_matches_keras(model, relative=1e-4):
     assert not [name for name in names if name.startswith(FLEX_PREFIX)], names
     images = random_images(tuple(model.inputs[0].shape[1:]), batch=2)
     expected = np.asarray(model(images, training=False))
-    actual = run_tflite(content, images)
+    actual = predict(content, images)
     scale = np.max(np.abs(expected))
     assert np.max(np.abs(actual - expected)) <= relative * scale
     return names
@@ -62,6 +62,6 @@ def test_full_int8_has_builtin_integer_ops_and_agrees_with_keras(case):
     content = convert(model, "int8", calibration=images, io_type="float32")
     assert set(operator_names(content)) <= INT8_OPS, operator_names(content)
     expected = np.asarray(model(images, training=False))
-    actual = run_tflite(content, images)
+    actual = predict(content, images)
     # Untrained nets on calibration images: a loose bound that still catches a wrong graph.
     assert np.max(np.abs(actual - expected)) <= 0.3 * np.max(np.abs(expected))

@@ -11,11 +11,11 @@ from keras_resnets.export.loading import load_model
 from keras_resnets.export.preprocessing import normalization, with_preprocessing
 from keras_resnets.export.prune import prune_to_tflite
 from keras_resnets.export.qat import quantization_aware_training
-from keras_resnets.export.tflite import FlexOpsError, operator_names, run_tflite, to_tflite
+from keras_resnets.export.tflite import FlexOpsError, interpreter, operator_names, to_tflite
 from keras_resnets.export.verify import gpu_compatibility, predict, verify
 from keras_resnets.export.weights_io import load_flat_weights, save_flat_weights
 
 __all__ = ["FlexOpsError", "IO_TYPES", "MODES", "calibration_images", "convert", "gpu_compatibility", "has_fake_quant",
-           "load_flat_weights", "load_model", "normalization", "operator_names", "predict", "prepare_model",
-           "prune_to_tflite", "quantization_aware_training", "representative_dataset", "run_tflite",
+           "interpreter", "load_flat_weights", "load_model", "normalization", "operator_names", "predict", "prepare_model",
+           "prune_to_tflite", "quantization_aware_training", "representative_dataset",
            "save_flat_weights", "to_tflite", "unsupported_ops", "verify", "with_preprocessing"]

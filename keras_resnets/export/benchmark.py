@@ -17,7 +17,7 @@ from keras_resnets.export.converter import check_mode, convert
 from keras_resnets.export.datasets import labelled_images, recipe_for
 from keras_resnets.export.loading import load_model
 from keras_resnets.export.report import markdown_table, write_json, write_text
-from keras_resnets.export.tflite import _interpreter
+from keras_resnets.export.tflite import interpreter
 from keras_resnets.export.verify import compare, gpu_compatibility, keras_outputs, op_counts, predict
 
 COLUMNS = [("model", "model", 0), ("mode", "mode", 0), ("size_mb", "size (MB)", 2),
@@ -29,8 +29,8 @@ COLUMNS = [("model", "model", 0), ("mode", "mode", 0), ("size_mb", "size (MB)", 
 
 def latency(content, num_threads=1, runs=20, warmup=3):
     """{"p50_ms", "p90_ms", "mean_ms"} of single invokes on a fixed random input."""
-    interpreter = _interpreter(content, num_threads)
-    detail = interpreter.get_input_details()[0]
+    runner = interpreter(content, num_threads)
+    detail = runner.get_input_details()[0]
     dtype = np.dtype(detail["dtype"])
     rng = np.random.default_rng(0)
     if dtype == np.float32:
@@ -38,13 +38,13 @@ def latency(content, num_threads=1, runs=20, warmup=3):
     else:
         info = np.iinfo(dtype)
         data = rng.integers(info.min, info.max, detail["shape"], endpoint=True).astype(dtype)
-    interpreter.set_tensor(detail["index"], data)
+    runner.set_tensor(detail["index"], data)
     for _ in range(warmup):
-        interpreter.invoke()
+        runner.invoke()
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        interpreter.invoke()
+        runner.invoke()
         times.append((time.perf_counter() - start) * 1e3)
     return {"p50_ms": float(np.percentile(times, 50)), "p90_ms": float(np.percentile(times, 90)),
             "mean_ms": float(statistics.fmean(times))}

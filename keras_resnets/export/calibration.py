@@ -3,9 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from keras_resnets.data import input_pipeline
-
-RAW = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))  # mean 0, std 1: the pipeline's normalization becomes the identity
+from keras_resnets.export.datasets import labelled_images
 
 
 def calibration_images(source, split="train", count=128, recipe="cifar", image_size=None, *, raw=False,
@@ -19,9 +17,7 @@ def calibration_images(source, split="train", count=128, recipe="cifar", image_s
         raise ValueError(f"count must be a positive integer; got {count!r}.")
     if raw and recipe == "none":
         raise ValueError("raw=True needs the cifar or imagenet recipe (recipe 'none' divides by 255).")
-    dataset, _ = input_pipeline(source, split, min(count, 256), training=False, recipe=recipe, image_size=image_size,
-                                take=count, data_dir=data_dir, normalization=RAW if raw else None, cache=False)
-    images = np.concatenate([batch.numpy() for batch, _ in dataset])
+    images, _, _ = labelled_images(source, split, count, recipe, image_size, raw=raw, data_dir=data_dir)
     if len(images) < count:
         raise ValueError(f"{source!r} split {split!r} has only {len(images)} images; asked for {count}.")
     return images

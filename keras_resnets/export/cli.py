@@ -13,7 +13,7 @@ import sys
 from absl import flags
 
 from keras_resnets.export.finetune import FinetuneOptions
-from keras_resnets.export.int8 import IO_TYPES
+from keras_resnets.export.converter import IO_TYPES
 
 SHARED_TRAINING_FLAGS = (
     "model_overrides", "dataset", "data_dir", "recipe", "image_size", "train_split", "eval_split",

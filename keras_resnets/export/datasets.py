@@ -4,6 +4,8 @@ import numpy as np
 
 from keras_resnets.data import input_pipeline
 
+RAW = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))  # mean 0, std 1: the pipeline's normalization becomes the identity
+
 
 def recipe_for(model):
     """`cifar` for models taking <= 64 px images (CIFAR-style), else `imagenet` (resize 256 + center crop)."""
@@ -13,8 +15,6 @@ def recipe_for(model):
 
 def labelled_images(source, split, count, recipe, image_size, *, raw=False, data_dir=None):
     """(images (N, H, W, 3) float32, labels (N,) int64, number of classes or None), first `count` of the split."""
-    from keras_resnets.export.calibration import RAW
-
     dataset, info = input_pipeline(source, split, min(count, 256), training=False, recipe=recipe,
                                    image_size=image_size, take=count, data_dir=data_dir,
                                    normalization=RAW if raw else None, cache=False)

@@ -3,9 +3,8 @@
 import dataclasses
 from typing import Optional
 
-import numpy as np
 
-from keras_resnets.export.int8 import IO_TYPES
+from keras_resnets.export.converter import IO_TYPES
 
 
 @dataclasses.dataclass
@@ -48,31 +47,25 @@ class FinetuneOptions:
         return self
 
 
-def recipe_for(options, model_name):
-    if options.recipe != "auto":
-        return options.recipe
-    from keras_resnets.models.registry import model_info
-
-    return "cifar" if model_info(model_name).dataset == "cifar" else "imagenet"
-
-
 def datasets(options, model_name):
     """(endless training batches, evaluation batches, calibration images, steps per epoch, info)."""
     from keras_resnets.data import input_pipeline
+    from keras_resnets.export.calibration import calibration_images
+    from keras_resnets.training.config import resolve_recipe
 
-    common = dict(recipe=recipe_for(options, model_name), image_size=options.image_size, data_dir=options.data_dir)
+    recipe = resolve_recipe(options.recipe, model_name)
+    common = dict(recipe=recipe, image_size=options.image_size, data_dir=options.data_dir)
     train, info = input_pipeline(options.dataset, options.train_split, options.batch_size, training=True,
                                  drop_remainder=True, take=options.train_examples, seed=options.seed, **common)
     evaluation, _ = input_pipeline(options.dataset, options.eval_split, options.batch_size, training=False,
                                    take=options.eval_examples, **common)
-    calibration, _ = input_pipeline(options.dataset, options.train_split, options.calibration_examples,
-                                    training=False, take=options.calibration_examples, cache=False, **common)
-    calibration_images = [image for batch, _ in calibration.take(1) for image in np.asarray(batch)]
+    calibration = calibration_images(options.dataset, options.train_split, options.calibration_examples, recipe,
+                                     options.image_size, data_dir=options.data_dir)
     examples = options.train_examples or (info.num_examples or {}).get(options.train_split)
     if not examples:
         examples = sum(int(images.shape[0]) for images, _ in train)
     steps_per_epoch = max(examples // options.batch_size, 1)
-    return train.repeat(), evaluation, calibration_images, steps_per_epoch, info
+    return train.repeat(), evaluation, calibration, steps_per_epoch, info
 
 
 def total_steps(options, steps_per_epoch):

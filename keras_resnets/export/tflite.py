@@ -1,10 +1,8 @@
 """Float TFLite conversion with built-in ops only, and running the result with LiteRT.
 
-`to_tflite` is the float32 case of `keras_resnets.export.convert` (all modes live in converter.py); the
-interpreter helpers here run a flatbuffer as it is, with no quantization handling (see verify.py for that).
+`to_tflite` is the float32 case of `keras_resnets.export.convert` (all modes live in converter.py); running a
+flatbuffer on images, with its input quantization and output dequantization, is verify.predict.
 """
-
-import numpy as np
 
 
 class FlexOpsError(ValueError):
@@ -25,27 +23,17 @@ def to_tflite(model, batch_size=1):
     return convert(model, "float32", batch_size=batch_size)
 
 
-def _interpreter(content, num_threads=1):
-    from ai_edge_litert.interpreter import Interpreter
+def interpreter(content, num_threads=1, delegates=True):
+    """A LiteRT interpreter, tensors allocated; `delegates=False` keeps XNNPACK from replacing the operators
+    (to inspect them and their weights)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    interpreter = Interpreter(model_content=content, num_threads=num_threads)
-    interpreter.allocate_tensors()
-    return interpreter
+    resolver = OpResolverType.AUTO if delegates else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    runner = Interpreter(model_content=content, num_threads=num_threads, experimental_op_resolver_type=resolver)
+    runner.allocate_tensors()
+    return runner
 
 
 def operator_names(content):
     """The sorted set of operator names in a `.tflite` flatbuffer."""
-    return sorted({op["op_name"] for op in _interpreter(content)._get_ops_details()})
-
-
-def run_tflite(content, images):
-    """Runs the flatbuffer on `images` one batch-1 invocation per image; returns the stacked outputs."""
-    interpreter = _interpreter(content)
-    (input_detail,) = interpreter.get_input_details()
-    output_index = interpreter.get_output_details()[0]["index"]
-    outputs = []
-    for image in images:
-        interpreter.set_tensor(input_detail["index"], np.asarray(image[None], dtype=input_detail["dtype"]))
-        interpreter.invoke()
-        outputs.append(interpreter.get_tensor(output_index)[0].copy())
-    return np.stack(outputs)
+    return sorted({op["op_name"] for op in interpreter(content)._get_ops_details()})

@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 
-from keras_resnets.export.tflite import _interpreter
+from keras_resnets.export.tflite import interpreter
 
 _OP_LINE = re.compile(r"^\s*Op#(\d+) (\w+)\(")
 _SUBGRAPH_LINE = re.compile(r"^Subgraph#(\d+) ")
@@ -33,24 +33,24 @@ def _dequantize(values, detail):
 
 def predict(content, images, num_threads=1):
     """The model's float outputs for float `images` (N, H, W, C), one batch-1 invoke per image."""
-    interpreter = _interpreter(content, num_threads)
-    (input_detail,) = interpreter.get_input_details()
-    output_detail = interpreter.get_output_details()[0]
+    runner = interpreter(content, num_threads)
+    (input_detail,) = runner.get_input_details()
+    output_detail = runner.get_output_details()[0]
     outputs = []
     for image in np.asarray(images, np.float32):
-        interpreter.set_tensor(input_detail["index"], _quantize(image[None], input_detail))
-        interpreter.invoke()
-        outputs.append(_dequantize(interpreter.get_tensor(output_detail["index"])[0], output_detail))
+        runner.set_tensor(input_detail["index"], _quantize(image[None], input_detail))
+        runner.invoke()
+        outputs.append(_dequantize(runner.get_tensor(output_detail["index"])[0], output_detail))
     return np.stack(outputs)
 
 
 def io_details(content):
     """dtype, shape and (scale, zero point) of the input and the output."""
-    interpreter = _interpreter(content)
+    runner = interpreter(content)
     describe = lambda d: {"dtype": np.dtype(d["dtype"]).name, "shape": [int(v) for v in d["shape"]],  # noqa: E731
                           "scale": float(d["quantization"][0]), "zero_point": int(d["quantization"][1])}
-    return {"input": describe(interpreter.get_input_details()[0]),
-            "output": describe(interpreter.get_output_details()[0])}
+    return {"input": describe(runner.get_input_details()[0]),
+            "output": describe(runner.get_output_details()[0])}
 
 
 def analyzer_report(content, gpu_compatibility=True):

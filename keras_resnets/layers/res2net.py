@@ -12,13 +12,19 @@ import tensorflow as tf
 
 from keras_resnets.backend import keras
 from keras_resnets.layers.base import CompositeLayer, activation, apply_sequence, batch_norm, conv2d, register
-from keras_resnets.layers.residual import ResidualBlock
+from keras_resnets.layers.residual import ResidualBlock, bottleneck_width
 from keras_resnets.layers.shortcut import shortcut_transforms
 
 SPLIT_TYPES = {
     "normal": "groups chained: each 3x3 conv first adds the previous group's output; the last group passes on",
     "stage": "first block of a stage: groups not chained; the last group is average-pooled",
 }
+
+
+def validate_scale(scale):
+    if not isinstance(scale, int) or scale < 1:
+        raise ValueError(f"Res2Net scale must be an integer >= 1, got {scale!r}.")
+    return scale
 
 
 @register
@@ -52,8 +58,7 @@ class HierarchicalSplit(CompositeLayer):
 
     def __init__(self, scale=4, strides=1, groups=1, split_type="normal", activation="relu", **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(scale, int) or scale < 1:
-            raise ValueError(f"Res2Net scale must be an integer >= 1, got {scale!r}.")
+        validate_scale(scale)
         if int(strides) < 1:
             raise ValueError(f"HierarchicalSplit strides must be >= 1, got {strides}.")
         if int(groups) < 1:
@@ -140,8 +145,7 @@ class Res2NetBottleneck(ResidualBlock):
 
     def __init__(self, filters, strides=1, scale=4, base_width=26, **kwargs):
         super().__init__(filters, strides, base_width=base_width, **kwargs)
-        if not isinstance(scale, int) or scale < 1:
-            raise ValueError(f"Res2Net scale must be an integer >= 1, got {scale!r}.")
+        validate_scale(scale)
         if self.placement == "e":
             raise ValueError(
                 "Res2NetBottleneck supports placements 'a'-'d'; the split already normalizes each group, so "
@@ -157,7 +161,7 @@ class Res2NetBottleneck(ResidualBlock):
     @property
     def width(self):
         """Channels of one scale group."""
-        return int(self.filters * (self.base_width / 64.0)) * self.groups
+        return bottleneck_width(self.filters, self.base_width, self.groups)
 
     def build(self, input_shape):
         # timm's `is_first`: a strided block, or one whose shortcut is a projection.

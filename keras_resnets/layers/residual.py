@@ -37,6 +37,11 @@ PREACT_PLACEMENTS = ("d", "e")
 STRIDE_POSITIONS = ("3x3", "1x1")
 
 
+def bottleneck_width(filters, base_width, groups):
+    """timm's inner width of a bottleneck: `int(filters * base_width / 64) * groups`."""
+    return int(filters * (base_width / 64.0)) * groups
+
+
 def validate_placement(placement):
     if placement not in PLACEMENTS:
         allowed = "; ".join(f"'{key}' ({text})" for key, text in PLACEMENTS.items())
@@ -218,7 +223,7 @@ class Bottleneck(ResidualBlock):
         """The inner (3x3) width: explicit, or `int(filters * base_width / 64) * groups` as in timm."""
         if self.explicit_width is not None:
             return self.explicit_width
-        return int(self.filters * (self.base_width / 64.0)) * self.groups
+        return bottleneck_width(self.filters, self.base_width, self.groups)
 
     def conv_specs(self):
         strides_1x1, strides_3x3 = (self.strides, 1) if self.stride_in == "1x1" else (1, self.strides)

@@ -8,6 +8,15 @@ BOUNDARY_UNITS = ("epoch", "step")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
+def resolve_recipe(recipe, model_name):
+    """The augmentation recipe: `recipe`, or for "auto" the one of the dataset the model was registered for."""
+    if recipe != "auto":
+        return recipe
+    from keras_resnets.models.registry import model_info
+
+    return "cifar" if model_info(model_name).dataset == "cifar" else "imagenet"
+
+
 @dataclasses.dataclass
 class TrainConfig:
     model: str = "resnet20"

@@ -10,8 +10,9 @@ import tensorflow as tf
 
 from keras_resnets.backend import keras
 from keras_resnets.data import input_pipeline
-from keras_resnets.models.registry import create_model, model_info
+from keras_resnets.models.registry import create_model
 from keras_resnets.training.callbacks import DivergenceGuard, StopAtStep, Throughput
+from keras_resnets.training.config import resolve_recipe
 from keras_resnets.training.optimizer import KernelDecaySGD
 from keras_resnets.training.schedules import CosineWithWarmup, PiecewiseWithWarmup
 from keras_resnets.training.strategy import create_strategy, per_replica_batch, split_cpu
@@ -23,18 +24,12 @@ class TrainingDivergedError(RuntimeError):
     pass
 
 
-def _recipe(config):
-    if config.recipe != "auto":
-        return config.recipe
-    return "cifar" if model_info(config.model).dataset == "cifar" else "imagenet"
-
-
 def _one_hot(classes):
     return lambda images, labels: (images, tf.one_hot(tf.cast(labels, tf.int32), classes))
 
 
 def _datasets(config, strategy):
-    recipe = _recipe(config)
+    recipe = resolve_recipe(config.recipe, config.model)
     common = dict(recipe=recipe, image_size=config.image_size, data_dir=config.data_dir, seed=config.seed)
 
     train, info = input_pipeline(

@@ -7,16 +7,15 @@ Writes into tflite/mediapipe/fixture/ (no metadata; test_mediapipe.py adds it in
 
     cifar10_resnet20_float32.tflite  float32 [1,32,32,3] input, raw pixels 0..255 (metadata: mean 0, std 1)
     cifar10_resnet20_uint8.tflite    uint8 [1,32,32,3] input, float weights (a CAST in front)
-    cifar10_resnet20_int8.tflite     full-integer PTQ, uint8 input (raw pixels), uint8 output (float32 in the fallback)
+    cifar10_resnet20_int8.tflite     full-integer PTQ, uint8 input (raw pixels), uint8 output
     labels.txt                       one class name per line
     expected.npz                     indices, labels, pixel digests, LiteRT top-1 and scores for each model
     fixture.json                     provenance
 
 All three models compute softmax(model(normalize(pixels))): the CIFAR-10 per-channel mean/std of
 keras_resnets/data/augment.py is folded into the graph, because MediaPipe's ImageClassifier only knows one mean/std
-for all channels. The softmax makes MediaPipe's scores probabilities. Conversion uses the package's
-`keras_resnets.export.convert(..., preprocessing=(mean, std))` when it exists, else the local fallback below
-(a keras Normalization layer in front, and the TFLite converter called here).
+for all channels. The softmax makes MediaPipe's scores probabilities. Conversion is the package's
+`keras_resnets.export.convert(..., preprocessing=(mean, std))`.
 """
 
 import argparse
@@ -35,12 +34,7 @@ import tensorflow as tf  # noqa: E402
 import keras  # noqa: E402
 import keras_resnets  # noqa: E402,F401  (registers the custom layers for loading)
 from keras_resnets.data import augment  # noqa: E402
-from keras_resnets.export import operator_names, run_tflite, to_tflite  # noqa: E402
-
-try:  # the package's converter with preprocessing folding (keras_resnets/export/converter.py)
-    from keras_resnets.export import convert, with_preprocessing  # noqa: E402
-except ImportError:
-    convert = with_preprocessing = None
+from keras_resnets.export import convert, operator_names, predict, with_preprocessing  # noqa: E402
 
 DEFAULT_MODEL = "runs/cifar10_resnet20/model.keras"  # a CIFAR-10 ResNet-20 trained by apps/train.py
 DEFAULT_DATA = os.environ.get("CIFAR10_DIR", "/path/to/cifar10")
@@ -77,55 +71,11 @@ def package_flatbuffers(model, mean, std, calibration):
     }
 
 
-def fallback_flatbuffers(model, mean, std, calibration):
-    model = raw_pixel_model(model, mean, std)
-    return model, {"float32": to_tflite(model), "uint8": uint8_input_tflite(model),
-                   "int8": int8_tflite(model, calibration)}
-
-
 def litert_scores(content, images):
-    """LiteRT outputs for `images` (one batch-1 invoke each), dequantized to float32 for a quantized output."""
-    from ai_edge_litert.interpreter import Interpreter
+    """LiteRT outputs for raw-pixel `images` (one batch-1 invoke each), as float32, and the output's dtype."""
+    from keras_resnets.export.verify import io_details
 
-    outputs = run_tflite(content, images)
-    (detail,) = Interpreter(model_content=content).get_output_details()
-    scale, zero_point = detail["quantization"]
-    if np.issubdtype(outputs.dtype, np.integer):
-        outputs = (outputs.astype(np.float32) - zero_point) * scale
-    return outputs.astype(np.float32), np.dtype(detail["dtype"]).name
-
-
-def raw_pixel_model(model, mean, std):
-    """softmax(model((pixels - mean) / std)) with float32 pixels in 0..255."""
-    pixels = keras.Input(shape=tuple(model.inputs[0].shape[1:]), dtype="float32", name="pixels")
-    x = keras.layers.Normalization(mean=list(mean), variance=[s * s for s in std], name="normalize")(pixels)
-    x = model(x)
-    x = keras.layers.Softmax(name="probabilities")(x)
-    return keras.Model(pixels, x, name=f"{model.name}_raw_pixels")
-
-
-def uint8_input_tflite(model):
-    """Float model whose input tensor is uint8 (raw pixels): a CAST to float32 in front."""
-    shape = (1, *model.inputs[0].shape[1:])
-    forward = tf.function(lambda images: model(tf.cast(images, tf.float32), training=False),
-                          input_signature=[tf.TensorSpec(shape, tf.uint8, name="images")])
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([forward.get_concrete_function()])
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    return converter.convert()
-
-
-def int8_tflite(model, calibration):
-    """Full-integer post-training quantization; uint8 input (raw pixels), float32 output."""
-    shape = (1, *model.inputs[0].shape[1:])
-    forward = tf.function(lambda images: model(images, training=False),
-                          input_signature=[tf.TensorSpec(shape, tf.float32, name="images")])
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([forward.get_concrete_function()])
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([image[None].astype(np.float32)] for image in calibration)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.uint8
-    converter.inference_output_type = tf.float32
-    return converter.convert()
+    return predict(content, images), io_details(content)["output"]["dtype"]
 
 
 def read_split(data_dir, split, count):
@@ -159,8 +109,7 @@ def main():
     images, labels = read_split(args.data_dir, "test", args.num_images)
     calibration, _ = read_split(args.data_dir, "train", args.num_calibration)
 
-    make = package_flatbuffers if convert is not None else fallback_flatbuffers
-    model, flatbuffers = make(base, mean, std, calibration.astype(np.float32))
+    model, flatbuffers = package_flatbuffers(base, mean, std, calibration.astype(np.float32))
     keras_probs = model.predict(images.astype(np.float32), batch_size=100, verbose=0)
     expected = {
         "indices": np.arange(args.num_images, dtype=np.int64),
@@ -170,7 +119,7 @@ def main():
     }
     report = {"model_source": model_source, "data": os.path.join(args.data_dir, "test.tfrecord"),
               "num_images": args.num_images, "normalization_folded": {"mean": mean, "std": std},
-              "converter": "keras_resnets.export.convert" if convert is not None else "make_fixture.py fallback",
+              "converter": "keras_resnets.export.convert",
               "keras_accuracy": float((keras_probs.argmax(-1) == labels).mean()), "models": {}}
     for kind, content in flatbuffers.items():
         start = time.perf_counter()
