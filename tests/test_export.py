@@ -2,6 +2,7 @@
 images, preprocessing folding, quantization-aware models, reports, and one clear error per misuse."""
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -135,11 +136,55 @@ def test_export_and_benchmark_write_reports(tmp_path):
     assert report["results"][0]["max_rel_error"] <= 1e-4
     for name in ("resnet20_float32.tflite", "resnet20_int8.tflite", "resnet20_report.json", "resnet20_report.md"):
         assert (tmp_path / name).exists()
-    paths = run_benchmark(["resnet20=int8"], ["float32"], str(tmp_path / "bench"), source="sample", eval_count=4,
-                          calibration_count=4, runs=2, warmup=1, log=lambda *_: None)
+    paths = run_benchmark(["resnet20=int8+float32"], ["float32"], str(tmp_path / "bench"), source="sample",
+                          eval_count=4, calibration_count=4, runs=2, warmup=1, log=lambda *_: None)
     assert all(os.path.getsize(path) > 0 for path in paths.values())
     with open(paths["markdown"]) as file:
         assert "| resnet20 | int8 |" in file.read()
+    with open(paths["json"]) as file:
+        int8_row, float_row = json.load(file)["rows"]
+    for count in (1, 2):
+        speedup = float_row[f"p50_ms_{count}t"] / int8_row[f"p50_ms_{count}t"]
+        assert int8_row[f"speedup_{count}t"] == pytest.approx(speedup)
+        assert float_row[f"speedup_{count}t"] == 1.0
+
+
+def test_latencies_time_every_file_in_interleaved_rounds(monkeypatch):
+    from keras_resnets.export import benchmark
+
+    calls = []
+
+    class Runner:
+        def __init__(self, key):
+            self.key = key
+
+        def invoke(self):
+            calls.append(self.key)
+
+    monkeypatch.setattr(benchmark, "_timed_runner", lambda content, count: Runner((content, count)))
+    timings = benchmark.latencies({"a": "A", "b": "B"}, threads=(1, 2), runs=5, warmup=1, rounds=2)
+    assert set(timings) == {("a", 1), ("a", 2), ("b", 1), ("b", 2)}
+    timed = calls[4:]  # after one warm-up invoke per runner
+    assert timed == [("A", 1)] * 3 + [("A", 2)] * 3 + [("B", 1)] * 3 + [("B", 2)] * 3 + \
+        [("A", 1)] * 2 + [("A", 2)] * 2 + [("B", 1)] * 2 + [("B", 2)] * 2
+    assert all(timing["p50_ms"] <= timing["p90_ms"] for timing in timings.values())
+
+
+def test_conv_throughput_rows():
+    from keras_resnets.export.benchmark import conv_throughput, parse_conv_shape
+
+    (row,) = conv_throughput([parse_conv_shape("8x16x16x3")], runs=2, warmup=1)
+    assert row["macs"] == 8 * 8 * 16 * 16 * 9
+    assert row["speedup"] == pytest.approx(row["float32_ms"] / row["int8_ms"])
+    assert row["int8_gmacs"] == pytest.approx(row["macs"] / row["int8_ms"] / 1e6)
+
+
+@pytest.mark.parametrize("text", ["56x64x64", "56x64x64x0", "56x64xKx3"])
+def test_bad_conv_shape(text):
+    from keras_resnets.export.benchmark import parse_conv_shape
+
+    with pytest.raises(ValueError, match=r"must be SIZExINxOUTxKERNEL with positive integers"):
+        parse_conv_shape(text)
 
 
 # --- one clear error per misuse -------------------------------------------------------------------------------

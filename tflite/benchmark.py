@@ -23,7 +23,8 @@ flags.DEFINE_string("calibration_split", "train", "Calibration split.")
 flags.DEFINE_integer("calibration_count", 64, "Calibration images for int8.")
 flags.DEFINE_integer("input_size", None, "Input size for registry names and keras.applications (default: 32/224).")
 flags.DEFINE_list("threads", ["1", "2"], "Thread counts to time.")
-flags.DEFINE_integer("runs", 20, "Timed invokes per thread count.")
+flags.DEFINE_integer("runs", 20, "Timed invokes per file and thread count.")
+flags.DEFINE_integer("rounds", 5, "Rounds over all files that the timed invokes are spread over.")
 flags.DEFINE_integer("warmup", 3, "Untimed invokes first.")
 flags.DEFINE_enum("io_type", None, ["float32", "uint8", "int8"], "int8 rows' input/output type (default int8).")
 flags.DEFINE_string("output_dir", "tflite_benchmark", "Where benchmark.md/.json/.png go.")
@@ -41,7 +42,7 @@ def main(argv):
                               eval_split=FLAGS.eval_split, eval_count=FLAGS.eval_count,
                               calibration_split=FLAGS.calibration_split, calibration_count=FLAGS.calibration_count,
                               input_size=FLAGS.input_size, threads=[int(t) for t in FLAGS.threads], runs=FLAGS.runs,
-                              warmup=FLAGS.warmup, io_type=FLAGS.io_type)
+                              rounds=FLAGS.rounds, warmup=FLAGS.warmup, io_type=FLAGS.io_type)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
