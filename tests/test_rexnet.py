@@ -82,6 +82,7 @@ def test_features_only_gives_stride_tagged_maps():
         (dict(head_dropout_rate=1.0), r"head_dropout_rate must be in \[0, 1\)"),
         (dict(head_dropout_rate=-0.2), r"head_dropout_rate must be in \[0, 1\)"),
         (dict(drop_path_rate=1.0), r"drop_path_rate must be in \[0, 1\)"),
+        (dict(activation="swishy"), "activation must be a Keras activation name such as 'silu' or 'relu6', got"),
     ],
 )
 def test_bad_arguments_raise_one_clear_error(kwargs, message):
@@ -90,6 +91,17 @@ def test_bad_arguments_raise_one_clear_error(kwargs, message):
 
 
 SMALL = dict(depth_mult=0.25, initial_chs=8, final_chs=16, classes=10, classifier_activation=None)
+
+
+def test_activation_is_the_stem_expansion_and_head_nonlinearity():
+    from keras_resnets.layers.rexnet import LinearBottleneck
+
+    silu = keras_resnets.ReXNet(input_shape=(64, 64, 3), **SMALL)
+    relu6 = keras_resnets.ReXNet(input_shape=(64, 64, 3), activation="relu6", **SMALL)
+    assert relu6.count_params() == silu.count_params()
+    for model, name in ((silu, "silu"), (relu6, "relu6")):
+        assert [model.get_layer(f"{part}_act").get_config()["activation"] for part in ("stem", "head")] == [name] * 2
+        assert {layer.activation for layer in model.layers if isinstance(layer, LinearBottleneck)} == {name}
 
 
 def test_small_rexnet_runs_under_tf_keras():

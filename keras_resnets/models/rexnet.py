@@ -8,6 +8,7 @@ A 3x3/2 stem, 16 linear bottlenecks (at depth 1.0) whose output channels grow li
 import math
 import re
 
+from keras_resnets.backend import keras
 from keras_resnets.layers.attention import make_divisible
 from keras_resnets.layers.base import apply_sequence
 from keras_resnets.layers.rexnet import LinearBottleneck, conv_bn_act
@@ -26,6 +27,14 @@ STAGE_STRIDES = (1, 2, 2, 2, 1, 2)
 
 def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_activation(name):
+    try:
+        keras.activations.get(name)
+    except ValueError:
+        return False
+    return isinstance(name, str)
 
 
 def rexnet_blocks(width_mult, depth_mult, initial_chs, final_chs, se_ratio, ch_div):
@@ -49,8 +58,11 @@ def rexnet_blocks(width_mult, depth_mult, initial_chs, final_chs, se_ratio, ch_d
     return blocks
 
 
-def _validate(width_mult, depth_mult, se_ratio, ch_div, initial_chs, final_chs, head_dropout_rate, drop_path_rate):
+def _validate(width_mult, depth_mult, se_ratio, ch_div, initial_chs, final_chs, head_dropout_rate, drop_path_rate,
+              activation):
     checks = [
+        (_is_activation(activation), f"activation must be a Keras activation name such as 'silu' or 'relu6', "
+                                     f"got {activation!r}."),
         (_is_number(width_mult) and width_mult > 0, f"width_mult must be a number > 0, got {width_mult!r}."),
         (_is_number(depth_mult) and depth_mult > 0, f"depth_mult must be a number > 0, got {depth_mult!r}."),
         (_is_number(se_ratio) and 0 <= se_ratio <= 1, f"se_ratio must be in [0, 1] (0: no SE), got {se_ratio!r}."),
@@ -76,6 +88,7 @@ def ReXNet(
     depth_mult=1.0,
     se_ratio=1 / 12,
     ch_div=1,
+    activation="silu",
     initial_chs=16,
     final_chs=180,
     head_dropout_rate=0.2,
@@ -92,17 +105,19 @@ def ReXNet(
 ):
     """ReXNet-`width_mult` (timm `RexNet`; `ch_div=8` gives timm's rounded `rexnetr_*` variants).
 
-    `weights` takes a Keras weights file or a timm `.safetensors` state dict. `features_only=True` returns
-    a backbone whose outputs are the stride-tagged features `STEM_S2`, `STAGE1_S2` ... `STAGE6_S32` (the
-    end of each of the six stages, before the final 1x1 conv).
+    `activation` is the nonlinearity of the stem, the expansion convs and the head (timm's `act_layer`; the
+    depthwise convs keep ReLU6). `weights` takes a Keras weights file or a timm `.safetensors` state dict.
+    `features_only=True` returns a backbone whose outputs are the stride-tagged features `STEM_S2`,
+    `STAGE1_S2` ... `STAGE6_S32` (the end of each of the six stages, before the final 1x1 conv).
     """
-    _validate(width_mult, depth_mult, se_ratio, ch_div, initial_chs, final_chs, head_dropout_rate, drop_path_rate)
+    _validate(width_mult, depth_mult, se_ratio, ch_div, initial_chs, final_chs, head_dropout_rate, drop_path_rate,
+              activation)
     validate_head_arguments(include_top and not features_only, pooling, classes, name)
     x, source_inputs = model_inputs(input_tensor, input_shape, 224, 32, include_top, name)
 
     # The stem keeps 32 channels below width 1.0, like the first block.
     stem_base = 32 / width_mult if width_mult < 1.0 else 32
-    x = apply_sequence(conv_bn_act(make_divisible(round(stem_base * width_mult), ch_div), 3, "stem", 2, "silu"), x)
+    x = apply_sequence(conv_bn_act(make_divisible(round(stem_base * width_mult), ch_div), 3, "stem", 2, activation), x)
     stride = 2
     features = {"STEM_S2": x}
     blocks = rexnet_blocks(width_mult, depth_mult, initial_chs, final_chs, se_ratio, ch_div)
@@ -113,6 +128,7 @@ def ReXNet(
             expansion=expansion,
             se_ratio=ratio,
             ch_div=ch_div,
+            activation=activation,
             drop_path_rate=drop_path_rate * block_index / max(len(blocks) - 1, 1),
             name=f"stage{stage}_block{index}",
         )(x)
@@ -121,7 +137,7 @@ def ReXNet(
     mapping = timm_rexnet_mapping(blocks)
     if features_only:
         return finish_model(source_inputs, features, name, weights, mapping)
-    x = apply_sequence(conv_bn_act(make_divisible(1280 * width_mult, ch_div), 1, "head", act="silu"), x)
+    x = apply_sequence(conv_bn_act(make_divisible(1280 * width_mult, ch_div), 1, "head", act=activation), x)
     outputs = classification_head(x, include_top, pooling, classes, classifier_activation, head_dropout_rate)
     return finish_model(source_inputs, outputs, name, weights, mapping)
 
