@@ -215,6 +215,44 @@ def test_seeded_training_pipeline_is_reproducible():
     assert not np.array_equal(first[0], epochs(2, 1)[0])
 
 
+def test_stream_can_start_at_any_batch():
+    """A stream started at batch 13 (epoch 1 of 8-batch epochs, batch 5) is the stream from 0 without its first 13
+    batches: images, augmentation and labels; an unseeded stream differs between iterators."""
+    def stream(start_batch=0, seed=7):
+        dataset, _ = input_pipeline("sample", "train", 8, training=True, recipe="cifar", take=64, seed=seed,
+                                    repeat=True, start_batch=start_batch)
+        return list(dataset.take(20 - start_batch).as_numpy_iterator())
+
+    whole, resumed = stream(), stream(13)
+    assert len(whole) == 20 and len(resumed) == 7
+    for (images, labels), (expected_images, expected_labels) in zip(resumed, whole[13:]):
+        np.testing.assert_array_equal(images, expected_images)
+        np.testing.assert_array_equal(labels, expected_labels)
+    assert not np.array_equal(whole[0][0], whole[8][0])  # each epoch its own order and augmentation
+    assert sorted(np.concatenate([labels for _, labels in whole[:8]])) == \
+        sorted(np.concatenate([labels for _, labels in whole[8:16]]))  # an epoch is the whole (taken) split
+    unseeded = stream(seed=None), stream(seed=None)
+    assert not np.array_equal(unseeded[0][0][0], unseeded[1][0][0])
+
+
+def test_seeded_stream_is_independent_of_the_global_seed():
+    """The epoch seeds come from `seed` alone, also under a global seed of 0 (which tf.data cannot merge with a
+    tensor op seed)."""
+    def first_batches():
+        dataset, _ = input_pipeline("sample", "train", 8, training=True, recipe="cifar", take=32, seed=3,
+                                    repeat=True, start_batch=2)
+        return np.stack([images for images, _ in dataset.take(4).as_numpy_iterator()])
+
+    try:
+        batches = []
+        for global_seed in (0, 5):
+            tf.random.set_seed(global_seed)
+            batches.append(first_batches())
+    finally:
+        tf.random.set_seed(None)
+    np.testing.assert_array_equal(*batches)
+
+
 def test_imagenet_recipe_defaults_to_224():
     for training in (True, False):
         dataset, _ = input_pipeline("sample", "test", 2, training=training, recipe="imagenet", take=2, seed=0)
@@ -280,6 +318,9 @@ def test_unknown_split(tfds_dir):
     (dict(take=-1), "take must be a positive integer"),
     (dict(image_size=(32,)), "image_size must be a positive int or a"),
     (dict(pad_mode="wrap"), r"Unknown pad_mode 'wrap'; allowed: \['zero', 'reflect'\]"),
+    (dict(start_batch=-1, repeat=True), "start_batch must be a non-negative integer"),
+    (dict(start_batch=3), "start_batch needs repeat=True"),
+    (dict(batch_size=64, take=32, repeat=True), r"Split 'train' has 32 examples, fewer than one batch of 64"),
 ])
 def test_bad_pipeline_arguments(kwargs, message):
     arguments = dict(batch_size=8, training=True) | kwargs

@@ -1,8 +1,8 @@
 """`input_pipeline`: load -> (take) -> cache -> shuffle -> augment -> batch -> prefetch, for training or evaluation.
 
-The dataset is one pass (one epoch); the trainer repeats it by iterating again. Decoded images are cached in
-memory before augmentation when the split's size is known and fits under `cache_limit_bytes` (CIFAR-size data),
-so decoding happens once and augmentation is fresh every epoch.
+The dataset is one pass (one epoch), or with `repeat=True` an endless stream of epochs for the trainer. Decoded
+images are cached in memory before augmentation when the split's size is known and fits under
+`cache_limit_bytes` (CIFAR-size data), so decoding happens once and augmentation is fresh every epoch.
 """
 
 import dataclasses
@@ -34,7 +34,7 @@ def _positive_int(name, value, allow_none=False):
 def input_pipeline(source, split, batch_size, *, training, recipe="cifar", image_size=None, data_dir=None,
                    cache=True, shuffle_buffer=10_000, seed=None, drop_remainder=None, take=None,
                    num_classes=None, num_examples=None, pad_mode="zero", normalization=None,
-                   cache_limit_bytes=CACHE_LIMIT_BYTES, repeat=False):
+                   cache_limit_bytes=CACHE_LIMIT_BYTES, repeat=False, start_batch=0):
     """A batched dataset of (float32 images, int64 labels) and the source's DatasetInfo.
 
     Args:
@@ -55,7 +55,12 @@ def input_pipeline(source, split, batch_size, *, training, recipe="cifar", image
 
         repeat: an endless stream of epochs that starts from the same seeded state for every iterator made
             from it (tf.distribute's fit makes a throw-away iterator first; without this, the training order
-            would depend on the strategy).
+            would depend on the strategy). With a seed, epoch `e` shuffles and augments with seeds made of
+            (seed, e), so that the stream can start at any batch (`start_batch`).
+        start_batch: with `repeat`, the stream starts at this batch of the stream that starts at 0: a run that
+            resumes at step n sees what an uninterrupted run sees from step n. Whole epochs are not read;
+            only the batches before it in its own epoch are. Exact with a seed for cached data; without a
+            cache, the order of the source's files is not part of the epoch's seed.
 
     Returns:
         (dataset, info); info.num_examples[split] is the count after `take` where known.
@@ -64,6 +69,9 @@ def input_pipeline(source, split, batch_size, *, training, recipe="cifar", image
     _positive_int("batch_size", batch_size)
     _positive_int("take", take, allow_none=True)
     _positive_int("shuffle_buffer", shuffle_buffer)
+    _non_negative_int("start_batch", start_batch)
+    if start_batch and not repeat:
+        raise ValueError("start_batch needs repeat=True: only the endless training stream has positions.")
     if not isinstance(cache, (bool, str)):
         raise ValueError(f"cache must be True, False or a file path; got {cache!r}.")
     image_size = _image_size(image_size)
@@ -81,17 +89,50 @@ def input_pipeline(source, split, batch_size, *, training, recipe="cifar", image
         size = decoded_bytes(info, split)
         if size is not None and size <= cache_limit_bytes:
             dataset = dataset.cache()
-    finish = lambda loaded: _shuffle_augment_batch(  # noqa: E731
-        loaded, info, training, recipe, image_size, shuffle_buffer, seed, pad_mode, normalization, batch_size,
-        drop_remainder, repeat)
-    if repeat:
-        # Built inside flat_map, the random state (shuffle, augmentation seeds) is created anew for each iterator.
-        return tf.data.Dataset.range(1).flat_map(lambda _: finish(dataset)), info
-    return finish(dataset), info
+    if not repeat:
+        return _shuffle_augment_batch(dataset, info, training, recipe, image_size, shuffle_buffer, seed, pad_mode,
+                                      normalization, batch_size, drop_remainder), info
+    batches = _batches_per_epoch(info, split, batch_size, training if drop_remainder is None else drop_remainder)
+    if batches == 0:
+        raise ValueError(f"Split {split!r} has {info.num_examples[split]} examples, fewer than one batch of "
+                         f"{batch_size}: an epoch would be empty. Use a smaller batch_size or more examples.")
+    if start_batch and batches is None:
+        raise ValueError(f"start_batch needs the size of split {split!r}, which is unknown.")
+    first_epoch, skipped = divmod(start_batch, batches) if start_batch else (0, 0)
+
+    def epoch_stream(epoch):
+        # Built inside flat_map: every epoch (and every iterator) gets fresh random state from its own seed.
+        epoch_seed = None
+        if seed is not None:
+            epoch_seed = tf.constant(seed, tf.int64) * EPOCH_SEED_STRIDE + epoch
+            # tf.data merges an op seed with the graph's seed in Python, which fails for a tensor op seed when the
+            # graph seed is 0 (keras.utils.set_random_seed(0)). The epoch seed already holds `seed`: this traced
+            # function's graph needs no seed of its own (eager's global seed is left as it is).
+            tf.random.set_seed(None)
+        return _shuffle_augment_batch(dataset, info, training, recipe, image_size, shuffle_buffer, epoch_seed,
+                                      pad_mode, normalization, batch_size, drop_remainder)
+
+    epochs = tf.data.Dataset.range(first_epoch, tf.int64.max)
+    return epochs.flat_map(epoch_stream).skip(skipped).prefetch(tf.data.AUTOTUNE), info
+
+
+EPOCH_SEED_STRIDE = 1_000_003  # epoch seeds (seed * stride + epoch) of different seeds do not meet
+
+
+def _non_negative_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer; got {value!r}.")
+
+
+def _batches_per_epoch(info, split, batch_size, drop_remainder):
+    count = (info.num_examples or {}).get(split)
+    if count is None:
+        return None
+    return count // batch_size if drop_remainder else -(-count // batch_size)
 
 
 def _shuffle_augment_batch(dataset, info, training, recipe, image_size, shuffle_buffer, seed, pad_mode,
-                           normalization, batch_size, drop_remainder, repeat):
+                           normalization, batch_size, drop_remainder):
     if training and info.name != "synthetic":
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     mean, std = normalization or augment.normalization_for(recipe, info.name)
@@ -107,6 +148,4 @@ def _shuffle_augment_batch(dataset, info, training, recipe, image_size, shuffle_
     if drop_remainder is None:
         drop_remainder = training
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder, num_parallel_calls=tf.data.AUTOTUNE)
-    if repeat:
-        dataset = dataset.repeat()
     return dataset.prefetch(tf.data.AUTOTUNE)

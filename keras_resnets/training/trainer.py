@@ -1,6 +1,7 @@
 """The fit loop behind apps/train.py: data, strategy, model, recipe, resumable `model.fit`, results."""
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -28,30 +29,50 @@ def _one_hot(classes):
     return lambda images, labels: (images, tf.one_hot(tf.cast(labels, tf.int32), classes))
 
 
-def _datasets(config, strategy):
+def _datasets(config, backup_dir=None):
+    """(training stream, evaluation data, info, steps per epoch, the step the training stream starts at).
+
+    The training stream is endless and, for a run that resumes from `backup_dir`, starts where the interrupted
+    run's data was at its backup, so the resumed run trains on what the uninterrupted one would have.
+    """
     recipe = resolve_recipe(config.recipe, config.model)
     common = dict(recipe=recipe, image_size=config.image_size, data_dir=config.data_dir, seed=config.seed)
-
-    train, info = input_pipeline(
-        config.dataset, config.train_split, config.batch_size, training=True, drop_remainder=True,
+    training_stream = functools.partial(
+        input_pipeline, config.dataset, config.train_split, config.batch_size, training=True, drop_remainder=True,
         take=config.train_examples, repeat=True, **common,
     )
+    train, info = training_stream()
     evaluation, _ = input_pipeline(
         config.dataset, config.eval_split, config.batch_size, training=False, take=config.eval_examples, **common
     )
+    examples = config.train_examples or (info.num_examples or {}).get(config.train_split)
+    if not examples:
+        raise ValueError(
+            f"The size of split {config.train_split!r} of {config.dataset!r} is unknown; pass --train_examples."
+        )
+    steps_per_epoch = examples // config.batch_size
+    start_step = backed_up_step(backup_dir, config.checkpoint_every_steps or steps_per_epoch) if backup_dir else 0
+    if start_step:
+        train, _ = training_stream(start_batch=start_step)
     options = tf.data.Options()
     # The sources are a few files: shard by example, not by file, across workers.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     # `repeat=True`: an endless stream, the same for every iterator made from it, whatever the strategy.
     stream = train.map(_one_hot(info.num_classes)).with_options(options)
     evaluation = evaluation.map(_one_hot(info.num_classes)).with_options(options)
-    examples = config.train_examples or (info.num_examples or {}).get(config.train_split)
-    if not examples:
-        raise ValueError(
-            f"The size of split {config.train_split!r} of {config.dataset!r} is unknown; pass --train_examples."
-        )
-    steps_per_epoch = max(examples // config.batch_size, 1)
-    return stream, evaluation, info, steps_per_epoch
+    return stream, evaluation, info, steps_per_epoch, start_step
+
+
+def backed_up_step(backup_dir, loop_steps):
+    """The optimizer step of the backup that BackupAndRestore restores from `backup_dir` (0 when there is none).
+
+    The callback saves after each fit epoch of `loop_steps` steps and records how many fit epochs were done.
+    """
+    path = os.path.join(backup_dir, "training_metadata.json")
+    if not os.path.isfile(path):
+        return 0
+    with open(path) as file:
+        return int(json.load(file)["epoch"]) * loop_steps
 
 
 def _schedule(config, steps_per_epoch, total_steps):
@@ -136,16 +157,19 @@ def train(config):
     strategy = create_strategy(config.strategy, config.tpu)
     per_replica_batch(config.batch_size, strategy)
     config = dataclasses.replace(config, model_dir=_worker_model_dir(config, strategy))
-    train_data, eval_data, info, steps_per_epoch = _datasets(config, strategy)
+    backup_dir = os.path.join(config.model_dir, "backup")
+    train_data, eval_data, info, steps_per_epoch, start_step = _datasets(config, backup_dir)
     _check_model_dir(config)  # after the data checks, so that a failed start leaves no run behind
     total_steps = config.train_steps or config.epochs * steps_per_epoch
     loop_steps = config.checkpoint_every_steps or steps_per_epoch
+    if start_step and config.verbose:
+        print(f"Resuming from the backup in {backup_dir} at step {start_step}.")
     model = _build(config, info, strategy)
     with strategy.scope():
         _compile(model, config, _schedule(config, steps_per_epoch, total_steps), info.num_classes)
     guard, throughput = DivergenceGuard(), Throughput(config.batch_size)
     callbacks = [
-        keras.callbacks.BackupAndRestore(os.path.join(config.model_dir, "backup")),
+        keras.callbacks.BackupAndRestore(backup_dir),
         StopAtStep(total_steps),
         guard,
         throughput,
@@ -193,7 +217,7 @@ def evaluate(config, model_path=None):
     if not os.path.isfile(path):
         raise ValueError(f"No saved model at {path!r}: train first, or pass the path of a .keras file.")
     strategy = create_strategy(config.strategy, config.tpu)
-    _, eval_data, info, _ = _datasets(config, strategy)
+    _, eval_data, info, _, _ = _datasets(config)
     with strategy.scope():
         model = keras.saving.load_model(path)
     results = model.evaluate(eval_data, verbose=config.verbose, return_dict=True)
