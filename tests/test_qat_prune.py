@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -87,7 +88,60 @@ def test_qat_gives_an_int8_only_tflite_that_runs(tmp_path):
     runner.invoke()
     assert runner.get_tensor(runner.get_output_details()[0]["index"]).shape == (1, 10)
     assert 0.0 <= report["qat"]["int8_accuracy"] <= 1.0 and report["steps"] == 3
+    # every activation quantizer of ResNet-20 (a ReLU or Add output, the BN outputs before an Add, the logits)
+    assert report["range_calibration"]["quantizers"] >= 30 and report["range_calibration"]["batches"] == 8
     assert json.load(open(tmp_path / "qat.json"))["qat"]["bytes"] == len(content)
+
+
+FINETUNE_MECHANICS = textwrap.dedent(
+    """
+    import numpy as np
+    import tensorflow as tf
+    import tf_keras
+    from keras_resnets.export.finetune import FinetuneOptions, apply_batch_norm_option, fit
+    from keras_resnets.export.qat import calibrate_activation_ranges, quantize_flat_model
+
+    # Range calibration: Dense (identity) -> ReLU, batches spanning [-s, s] for s = 1, 2, 3. Each ReLU output
+    # range must end at the mean of the batch maxima (about 2), not tfmot's 6 nor the last batch's 3.
+    inputs = tf_keras.Input((64,))
+    outputs = tf_keras.layers.ReLU()(tf_keras.layers.Dense(64, use_bias=False, kernel_initializer="identity")(inputs))
+    quantized = quantize_flat_model(tf_keras.Model(inputs, outputs))
+    batches = np.stack([np.linspace(-s, s, 4 * 64, dtype="float32").reshape(4, 64) for s in (1.0, 2.0, 3.0)])
+    result = calibrate_activation_ranges(quantized, tf.data.Dataset.from_tensor_slices((batches, np.zeros((3, 4)))))
+    assert result == {"quantizers": 1, "batches": 3}, result
+    (relu_max,) = [v.numpy() for v in quantized.weights if v.name.endswith("output_max:0")]
+    (relu_min,) = [v.numpy() for v in quantized.weights if v.name.endswith("output_min:0")]
+    assert abs(relu_max - 2.0) < 0.03 and relu_min == 0.0, (relu_min, relu_max)
+
+    # freeze_batch_norm: BN keeps its statistics, gamma and beta while the conv trains; unfrozen, they move.
+    def train(freeze):
+        tf_keras.utils.set_random_seed(0)
+        inputs = tf_keras.Input((8, 8, 3))
+        x = tf_keras.layers.Conv2D(4, 3, name="conv")(inputs)
+        x = tf_keras.layers.BatchNormalization(name="bn")(x)
+        model = tf_keras.Model(inputs, tf_keras.layers.Dense(2)(tf_keras.layers.GlobalAveragePooling2D()(x)))
+        before = [w.numpy() for w in model.get_layer("bn").weights] + [model.get_layer("conv").kernel.numpy()]
+        options = FinetuneOptions(batch_size=4, train_steps=3, learning_rate=0.1, freeze_batch_norm=freeze, verbose=0)
+        assert apply_batch_norm_option(model, options) == (1 if freeze else 0)
+        data = tf.data.Dataset.from_tensor_slices((np.random.default_rng(0).normal(1, 2, (12, 8, 8, 3)).astype(
+            "float32"), np.arange(12) % 2)).batch(4).repeat()
+        fit(model, options, data, 3, 3, from_logits=True)
+        after = [w.numpy() for w in model.get_layer("bn").weights] + [model.get_layer("conv").kernel.numpy()]
+        return [np.array_equal(b, a) for b, a in zip(before, after)]
+
+    assert train(freeze=True) == [True, True, True, True, False]  # gamma, beta, mean, variance fixed; kernel trained
+    assert train(freeze=False) == [False, False, False, False, False]
+    print("mechanics ok")
+    """
+)
+
+
+def test_range_calibration_and_frozen_batch_norm_in_tf_keras():
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-c", FINETUNE_MECHANICS], env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "mechanics ok" in result.stdout
 
 
 def test_pruning_to_half_leaves_zeros_in_the_tflite_and_compresses_better(tmp_path):

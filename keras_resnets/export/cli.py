@@ -42,6 +42,8 @@ def define_flags(task, flag_values=flags.FLAGS):
                          "Training images that calibrate the int8 conversion of float models.", flag_values=flag_values)
     flags.DEFINE_enum("io_type", FinetuneOptions.io_type, sorted(IO_TYPES), "Input/output type of the .tflite.",
                       flag_values=flag_values)
+    flags.DEFINE_bool("freeze_batch_norm", FinetuneOptions.freeze_batch_norm, "Keep BatchNorm in inference mode "
+                      "while fine-tuning (moving statistics, gamma and beta fixed).", flag_values=flag_values)
     if task == "qat":
         flags.DEFINE_bool("ptq_baseline", True, "Also convert the float model with post-training int8 quantization "
                           "and report its accuracy.", flag_values=flag_values)

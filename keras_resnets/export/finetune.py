@@ -24,6 +24,7 @@ class FinetuneOptions:
     train_steps: int = 0  # total optimizer steps; overrides `epochs`
     learning_rate: float = 1e-3  # fine-tuning: small, decayed by a cosine to 0
     momentum: float = 0.9
+    freeze_batch_norm: bool = False  # BN uses (and keeps) its moving statistics; gamma and beta stay fixed
     seed: Optional[int] = None
     calibration_examples: int = 256  # training images that calibrate the float -> int8 (PTQ) conversions
     io_type: str = "int8"  # input/output type of the .tflite: int8, uint8 or float32
@@ -72,10 +73,31 @@ def total_steps(options, steps_per_epoch):
     return options.train_steps or options.epochs * steps_per_epoch
 
 
+def batch_norm_layers(model):
+    """The model's BatchNormalization layers, also those inside tfmot's wrappers (QAT, pruning)."""
+    found = []
+    for layer in model.layers:
+        inner = getattr(layer, "layer", layer)
+        if type(inner).__name__ == "BatchNormalization":
+            found.append(inner)
+    return found
+
+
+def apply_batch_norm_option(model, options):
+    """Freezes the BatchNorm layers when `options.freeze_batch_norm`; returns how many were frozen."""
+    if not options.freeze_batch_norm:
+        return 0
+    layers = batch_norm_layers(model)
+    for layer in layers:
+        # A non-trainable tf_keras BatchNormalization runs in inference mode: a converged model's statistics
+        # stay as they are instead of being re-estimated from fake-quantized or pruned activations.
+        layer.trainable = False
+    return len(layers)
+
+
 def fit(model, options, train, steps, steps_per_epoch, from_logits, callbacks=()):
     """Fine-tunes `model` (tf_keras) for `steps` SGD steps with a cosine-decayed learning rate."""
     from keras_resnets.backend import keras
-
     schedule = keras.optimizers.schedules.CosineDecay(options.learning_rate, decay_steps=max(steps, 1))
     model.compile(
         optimizer=keras.optimizers.SGD(learning_rate=schedule, momentum=options.momentum),

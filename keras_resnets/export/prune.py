@@ -97,7 +97,7 @@ def run_prune(request):
     import tensorflow_model_optimization as tfmot
 
     from keras_resnets.export import int8
-    from keras_resnets.export.finetune import FinetuneOptions, datasets, fit, total_steps
+    from keras_resnets.export.finetune import FinetuneOptions, apply_batch_norm_option, datasets, fit, total_steps
     from keras_resnets.export.qat import check_classes, describe
     from keras_resnets.export.weights_io import build_flat_twin, load_flat_weights, read_flat_weights
 
@@ -116,6 +116,7 @@ def run_prune(request):
     # Before pruning: the layers of `flat` are the ones that get pruned.
     report["unpruned"] = describe(int8.convert_int8(flat, calibration, options.io_type), evaluation)
     pruned = prune_flat_model(flat, schedule)
+    report["batch_norm_frozen"] = apply_batch_norm_option(pruned, options)
     from_logits = spec["overrides"].get("classifier_activation") is None
     report["history"] = fit(pruned, options, train, steps, steps_per_epoch, from_logits,
                             callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
