@@ -2,7 +2,8 @@
 
 Keras 3 side: `quantization_aware_training(model_or_path, output_path, options)` writes the flat weights and runs
 the rest in a tf_keras child process (keras_resnets.export.legacy). tf_keras side (`run_qat`): rebuild the flat
-twin, load the weights, `quantize_model` it with the package's primitives annotated, fine-tune, convert.
+twin, load the weights, `quantize_model` it with the package's primitives annotated, calibrate the activation
+ranges on a few training batches, fine-tune, convert.
 
 tfmot's default 8-bit scheme knows Conv2D, DepthwiseConv2D, Dense, BatchNormalization (Conv-BN(-ReLU) patterns
 are quantized after the BN, which the converter folds), Activation/ReLU, Add, Multiply, Concatenate, pooling,
