@@ -99,7 +99,7 @@ FINETUNE_MECHANICS = textwrap.dedent(
     import tensorflow as tf
     import tf_keras
     from keras_resnets.export.finetune import FinetuneOptions, apply_batch_norm_option, fit
-    from keras_resnets.export.qat import calibrate_activation_ranges, quantize_flat_model
+    from keras_resnets.export.qat import _batch_norm_as_depthwise, calibrate_activation_ranges, quantize_flat_model
 
     # Range calibration: Dense (identity) -> ReLU, batches spanning [-s, s] for s = 1, 2, 3. Each ReLU output
     # range must end at the mean of the batch maxima (about 2), not tfmot's 6 nor the last batch's 3.
@@ -131,9 +131,54 @@ FINETUNE_MECHANICS = textwrap.dedent(
 
     assert train(freeze=True) == [True, True, True, True, False]  # gamma, beta, mean, variance fixed; kernel trained
     assert train(freeze=False) == [False, False, False, False, False]
+
+    # A standalone BN's depthwise replacement computes the BN's inference output.
+    bn = tf_keras.layers.BatchNormalization(epsilon=1e-3)
+    bn.build((None, 5, 5, 6))
+    rng = np.random.default_rng(1)
+    for variable, low in ((bn.gamma, -2.0), (bn.beta, -1.0), (bn.moving_mean, -1.0), (bn.moving_variance, 0.1)):
+        variable.assign(rng.uniform(low, 2.0, 6).astype("float32"))
+    depthwise, weights = _batch_norm_as_depthwise(bn)
+    depthwise.build((None, 5, 5, 6))
+    depthwise.set_weights(weights)
+    x = rng.normal(size=(2, 5, 5, 6)).astype("float32")
+    np.testing.assert_allclose(depthwise(x).numpy(), bn(x, training=False).numpy(), rtol=1e-5, atol=1e-5)
     print("mechanics ok")
     """
 )
+
+
+EVERY_FAMILY_QUANTIZES = textwrap.dedent(
+    """
+    import numpy as np
+    import tensorflow as tf
+    import keras_resnets
+    from keras_resnets.export import int8
+    from keras_resnets.export.qat import calibrate_activation_ranges, nudge_zero_gammas, quantize_flat_model
+
+    images = np.random.default_rng(0).normal(size=(2, 4, 32, 32, 3)).astype("float32")
+    batches = tf.data.Dataset.from_tensor_slices((images, np.zeros((2, 4), "int64")))
+    # SE (Multiply), ResNet-v2 and WRN (standalone BN), a pre-activation stem conv feeding BN and shortcut,
+    # Res2Net (ChannelSplit), ReXNet (SE, SiLU, channel-padded shortcut), ResNeXt.
+    for name in ["seresnet18", "resnetv2_18", "wrn_16_8", "preact_resnet110", "res2net50_26w_4s", "rexnet_100",
+                 "resnext29_8x64d"]:
+        flat = keras_resnets.flatten(keras_resnets.create_model(name, classes=10, input_shape=(32, 32, 3)))
+        nudge_zero_gammas(flat)
+        quantized = quantize_flat_model(flat)
+        calibrate_activation_ranges(quantized, batches)
+        content = int8.convert_int8(quantized, None, "int8")
+        assert int8.float_operators(content) == [], (name, int8.float_operators(content))
+        print("int8 only", name)
+    """
+)
+
+
+def test_every_family_quantizes_to_an_int8_only_tflite():
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-c", EVERY_FAMILY_QUANTIZES], env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("int8 only") == 7
 
 
 def test_range_calibration_and_frozen_batch_norm_in_tf_keras():

@@ -5,18 +5,14 @@ the rest in a tf_keras child process (keras_resnets.export.legacy). tf_keras sid
 twin, load the weights, `quantize_model` it with the package's primitives annotated, calibrate the activation
 ranges on a few training batches, fine-tune, convert.
 
-tfmot's default 8-bit scheme knows Conv2D, DepthwiseConv2D, Dense, BatchNormalization (Conv-BN(-ReLU) patterns
-are quantized after the BN, which the converter folds), Activation/ReLU, Add, Multiply, Concatenate, pooling,
-ZeroPadding2D, Dropout. It rejects every layer it does not know. The package's own primitives only move,
-mirror-pad or zero-pad values (or drop paths while training), so they keep their input's quantization:
-they get a quantize config that adds no quantizer (`NoOpQuantizeConfig`).
+tfmot's default 8-bit scheme knows Conv2D, DepthwiseConv2D, Dense, Conv-BN(-ReLU) patterns (quantized after the BN,
+which the converter folds), Activation/ReLU, Add, Concatenate, pooling, ZeroPadding2D, Dropout, and rejects every
+other layer; `quantize_flat_model` covers the rest of the package's layers (SE's Multiply, standalone BN,
+Res2Net's split, the pass-through primitives), so that every registered model quantizes.
 """
 
 import contextlib
 import json
-
-PASS_THROUGH_LAYERS = ("SubsampleZeroPad", "SymmetricPadding2D", "DropPath")
-
 
 def _report(result, report_path):
     if report_path:
@@ -80,29 +76,81 @@ def _noop_quantize_config():
     return NoOpQuantizeConfig
 
 
+FOLDED_INTO = ("Conv2D", "DepthwiseConv2D")
+
+
+def _is_standalone_batch_norm(layer):
+    """A BatchNormalization that does not follow a conv of its own (pre-activation blocks, ResNet-v2's last BN).
+
+    tfmot knows BN only inside its Conv-BN patterns, where the converter folds it into the conv.
+    """
+    import tensorflow as tf
+
+    if type(layer).__name__ != "BatchNormalization":
+        return False
+    sources = [source for node in layer.inbound_nodes for source in tf.nest.flatten(node.inbound_layers)]
+    # The pattern needs the conv's output to go to this BN only (a pre-activation stem conv also feeds a shortcut).
+    return not all(type(source).__name__ in FOLDED_INTO and len(source.outbound_nodes) == 1 for source in sources)
+
+
+def _batch_norm_as_depthwise(layer):
+    """A 1x1 DepthwiseConv2D with bias computing `layer`'s inference-mode affine, and its weights.
+
+    A standalone BN converts to a float MUL and ADD whose intermediate tensor no fake-quant covers, so both
+    would stay float; as a depthwise conv it is one int8 DEPTHWISE_CONV_2D whose per-channel weight scale holds
+    each channel's factor exactly. Fine-tuning then trains the affine with the statistics fixed.
+    """
+    import numpy as np
+
+    from keras_resnets.backend import keras
+
+    channels = layer.moving_mean.shape[0]
+    gamma = layer.gamma.numpy() if layer.scale else np.ones(channels, "float32")
+    beta = layer.beta.numpy() if layer.center else np.zeros(channels, "float32")
+    factor = gamma / np.sqrt(layer.moving_variance.numpy() + layer.epsilon)
+    weights = [factor.reshape(1, 1, channels, 1), beta - layer.moving_mean.numpy() * factor]
+    return keras.layers.DepthwiseConv2D(1, use_bias=True, name=layer.name), weights
+
+
 def quantize_flat_model(flat):
     """`tfmot.quantization.keras.quantize_model` for a flat tf_keras keras_resnets model.
 
-    The package's pass-through primitives are annotated with a no-op quantize config; every other layer gets
-    tfmot's default 8-bit config (or tfmot's own error naming the layer it cannot quantize).
+    tfmot's default 8-bit config covers convs, Conv-BN patterns, activations, Add, Concatenate, pooling and
+    padding. Beyond it: the package's pass-through primitives get a config that adds no quantizer, Multiply
+    (squeeze-excitation's gate) gets its output quantized, and a standalone BatchNormalization becomes a 1x1
+    depthwise conv (`_batch_norm_as_depthwise`). Any other unknown layer gets tfmot's error naming it.
     """
     import tensorflow_model_optimization as tfmot
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit.default_8bit_quantize_configs \
+        import Default8BitOutputQuantizeConfig
 
     from keras_resnets.backend import keras
-    from keras_resnets.layers import primitives
+    from keras_resnets.layers import primitives, res2net
 
     quantization = tfmot.quantization.keras
     noop_config = _noop_quantize_config()
-    custom = {name: getattr(primitives, name) for name in PASS_THROUGH_LAYERS}
+    pass_through = {"SubsampleZeroPad": primitives.SubsampleZeroPad, "SymmetricPadding2D": primitives.SymmetricPadding2D,
+                    "DropPath": primitives.DropPath, "ChannelSplit": res2net.ChannelSplit}
+    replaced_weights = {}
 
     def annotate(layer):
-        if type(layer).__name__ in PASS_THROUGH_LAYERS:
+        kind = type(layer).__name__
+        if kind in pass_through:
             return quantization.quantize_annotate_layer(layer, quantize_config=noop_config())
+        if kind == "Multiply":
+            return quantization.quantize_annotate_layer(layer, quantize_config=Default8BitOutputQuantizeConfig())
+        if _is_standalone_batch_norm(layer):
+            replacement, replaced_weights[layer.name] = _batch_norm_as_depthwise(layer)
+            return replacement
         return layer
 
     annotated = keras.models.clone_model(flat, clone_function=annotate)
+    for name, weights in replaced_weights.items():
+        annotated.get_layer(name).set_weights(weights)
     annotated = quantization.quantize_annotate_model(annotated)
-    with quantization.quantize_scope({**custom, "NoOpQuantizeConfig": noop_config}):
+    scope = {**pass_through, "NoOpQuantizeConfig": noop_config,
+             "Default8BitOutputQuantizeConfig": Default8BitOutputQuantizeConfig}
+    with quantization.quantize_scope(scope):
         return quantization.quantize_apply(annotated)
 
 
