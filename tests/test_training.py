@@ -140,6 +140,8 @@ def test_invalid_values(field, value, message):
 def test_model_overrides_must_be_json():
     with pytest.raises(ValueError, match="--model_overrides must be a JSON object"):
         parse(["--model_overrides={placement: b}"])
+    with pytest.raises(ValueError, match=r"model_overrides cannot set \['classes'\]: the training app takes"):
+        TrainConfig(model_overrides={"classes": 10, "placement": "b"}).validate()
 
 
 def test_eval_only_evaluates_the_saved_model(tmp_path):

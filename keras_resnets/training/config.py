@@ -6,6 +6,8 @@ from typing import Optional
 LR_SCHEDULES = ("constant", "step", "cosine")
 BOUNDARY_UNITS = ("epoch", "step")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+# Builder arguments the training app sets itself: the dataset's class count, and logits for the loss.
+TRAINER_SET_ARGUMENTS = ("classes", "classifier_activation")
 
 
 def resolve_recipe(recipe, model_name):
@@ -69,6 +71,11 @@ class TrainConfig:
             (0.0 <= self.label_smoothing < 1.0, f"label_smoothing must be in [0, 1), got {self.label_smoothing}"),
             (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
             (self.num_cpu_devices >= 1, f"num_cpu_devices must be >= 1, got {self.num_cpu_devices}"),
+            (
+                not set(TRAINER_SET_ARGUMENTS) & set(self.model_overrides),
+                f"model_overrides cannot set {sorted(set(TRAINER_SET_ARGUMENTS) & set(self.model_overrides))}: the "
+                "training app takes the number of classes from the dataset and trains on logits",
+            ),
         ]
         for ok, message in checks:
             if not ok:
