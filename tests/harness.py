@@ -1,12 +1,16 @@
 """Checks every model of every family goes through: forward, flatten, `.keras` round trip, parameter count."""
 
 import os
+import subprocess
+import sys
 import tempfile
 
 import numpy as np
 
 import keras_resnets
 from keras_resnets.backend import IS_LEGACY_KERAS, keras
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # ImageNet models are checked at 64x64 (parameter counts do not depend on the input size).
 SMALL_IMAGENET_SIZE = 64
@@ -54,3 +58,12 @@ def check_registered_model(name):
     assert np.all(np.isfinite(outputs))
     assert_flatten_matches(model, images)
     assert_keras_roundtrip(model, images)
+
+
+def run_under_tf_keras(script, timeout=300):
+    """Runs the Python `script` in a child with TF_USE_LEGACY_KERAS=1 (tf_keras, tfmot); returns its stdout."""
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,
+                            timeout=timeout, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout

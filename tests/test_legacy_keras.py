@@ -1,9 +1,8 @@
 """The same source builds and runs under tf_keras (TF_USE_LEGACY_KERAS=1), in a separate process."""
 
-import os
-import subprocess
-import sys
 import textwrap
+
+from tests.harness import run_under_tf_keras
 
 SCRIPT = textwrap.dedent(
     """
@@ -31,7 +30,4 @@ SCRIPT = textwrap.dedent(
 
 
 def test_representative_models_under_tf_keras():
-    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.count("ok ") == 7
+    assert run_under_tf_keras(SCRIPT, timeout=600).count("ok ") == 7

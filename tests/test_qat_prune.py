@@ -23,8 +23,8 @@ from keras_resnets.export.weights_io import (
     save_flat_weights,
     save_model_weights,
 )
+from tests.harness import ROOT, run_under_tf_keras
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = dict(train_examples=96, eval_examples=32, batch_size=32, calibration_examples=16, verbose=0)
 
 
@@ -174,19 +174,11 @@ EVERY_FAMILY_QUANTIZES = textwrap.dedent(
 
 
 def test_every_family_quantizes_to_an_int8_only_tflite():
-    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run([sys.executable, "-c", EVERY_FAMILY_QUANTIZES], env=env, capture_output=True, text=True,
-                            timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.count("int8 only") == 7
+    assert run_under_tf_keras(EVERY_FAMILY_QUANTIZES, timeout=600).count("int8 only") == 7
 
 
 def test_range_calibration_and_frozen_batch_norm_in_tf_keras():
-    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run([sys.executable, "-c", FINETUNE_MECHANICS], env=env, capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "mechanics ok" in result.stdout
+    assert "mechanics ok" in run_under_tf_keras(FINETUNE_MECHANICS)
 
 
 def test_pruning_to_half_leaves_zeros_in_the_tflite_and_compresses_better(tmp_path):

@@ -1,8 +1,5 @@
 """Res2Net / Res2NeXt: timm parity, timm's stage/normal rule, paper MACs, clear errors, tf_keras, and TFLite."""
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -13,7 +10,7 @@ from keras_resnets.backend import keras
 from keras_resnets.export import operator_names, predict, to_tflite
 from keras_resnets.layers import Bottleneck, HierarchicalSplit, Res2NetBottleneck
 from keras_resnets.models.resnet import timm_resnet_v1_mapping
-from tests.harness import assert_flatten_matches, assert_keras_roundtrip, random_images
+from tests.harness import assert_flatten_matches, assert_keras_roundtrip, random_images, run_under_tf_keras
 from tests.test_timm_parity import TOLERANCE, build_from_fixture
 from tests.timm_fixtures import FIXTURES
 
@@ -136,15 +133,10 @@ def test_res2net_runs_under_tf_keras():
         print("OK training")
         """
     )
-    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    result = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    errors = [float(line.split()[-1]) for line in result.stdout.splitlines() if line.startswith("OK res2")]
-    assert len(errors) == 2 and max(errors) <= TOLERANCE, result.stdout
-    assert "OK training" in result.stdout
+    stdout = run_under_tf_keras(code)
+    errors = [float(line.split()[-1]) for line in stdout.splitlines() if line.startswith("OK res2")]
+    assert len(errors) == 2 and max(errors) <= TOLERANCE, stdout
+    assert "OK training" in stdout
 
 
 @pytest.mark.parametrize("name", ["res2net", "res2next"])

@@ -1,8 +1,5 @@
 """ReXNet: timm parity, exact sizes, paper MACs, the channel schedule, clear errors, tf_keras, and TFLite."""
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -11,7 +8,7 @@ import pytest
 import keras_resnets
 from keras_resnets.export import convert, operator_names, predict
 from keras_resnets.models.rexnet import rexnet_blocks
-from tests.harness import random_images
+from tests.harness import random_images, run_under_tf_keras
 from tests.test_timm_parity import build_from_fixture
 
 REXNETS = ["rexnet_100", "rexnet_130", "rexnet_150", "rexnet_200", "rexnet_300"]
@@ -120,10 +117,7 @@ def test_small_rexnet_runs_under_tf_keras():
         print("OK", tuple(outputs.shape), keras_resnets.count_params(model))
         """
     )
-    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "OK (2, 10)" in result.stdout
+    assert "OK (2, 10)" in run_under_tf_keras(code)
 
 
 @pytest.fixture(scope="module")

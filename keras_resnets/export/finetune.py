@@ -98,6 +98,7 @@ def apply_batch_norm_option(model, options):
 def fit(model, options, train, steps, steps_per_epoch, from_logits, callbacks=()):
     """Fine-tunes `model` (tf_keras) for `steps` SGD steps with a cosine-decayed learning rate."""
     from keras_resnets.backend import keras
+
     schedule = keras.optimizers.schedules.CosineDecay(options.learning_rate, decay_steps=max(steps, 1))
     model.compile(
         optimizer=keras.optimizers.SGD(learning_rate=schedule, momentum=options.momentum),

@@ -59,6 +59,7 @@ class TrainConfig:
     verbose: int = 1
 
     def validate(self):
+        reserved = sorted(set(TRAINER_SET_ARGUMENTS) & set(self.model_overrides))
         checks = [
             (self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}"),
             (
@@ -72,9 +73,9 @@ class TrainConfig:
             (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
             (self.num_cpu_devices >= 1, f"num_cpu_devices must be >= 1, got {self.num_cpu_devices}"),
             (
-                not set(TRAINER_SET_ARGUMENTS) & set(self.model_overrides),
-                f"model_overrides cannot set {sorted(set(TRAINER_SET_ARGUMENTS) & set(self.model_overrides))}: the "
-                "training app takes the number of classes from the dataset and trains on logits",
+                not reserved,
+                f"model_overrides cannot set {reserved}: the training app takes the number of classes from the "
+                "dataset and trains on logits",
             ),
         ]
         for ok, message in checks:
