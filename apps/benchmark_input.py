@@ -7,7 +7,9 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
+
+from keras_resnets import cli  # noqa: E402
 
 SOURCE = flags.DEFINE_string("source", "sample", "sample, synthetic, tfrecord:<dir>, folder:<root> or a tfds name.")
 SPLIT = flags.DEFINE_string("split", "train", "Split to read.")
@@ -25,12 +27,11 @@ def main(argv):
     import tensorflow as tf
 
     from keras_resnets.data import input_pipeline, measure_pipeline
+    from keras_resnets.data.pipeline import check_positive_int
 
-    try:
-        dataset, info = input_pipeline(SOURCE.value, SPLIT.value, BATCH_SIZE.value, training=TRAINING.value,
-                                       recipe=RECIPE.value, image_size=IMAGE_SIZE.value, data_dir=DATA_DIR.value)
-    except ValueError as error:
-        raise app.UsageError(str(error)) from None
+    check_positive_int("steps", STEPS.value)
+    dataset, info = input_pipeline(SOURCE.value, SPLIT.value, BATCH_SIZE.value, training=TRAINING.value,
+                                   recipe=RECIPE.value, image_size=IMAGE_SIZE.value, data_dir=DATA_DIR.value)
     if WARM_CACHE.value and info.num_examples.get(SPLIT.value) is not None:
         for _ in dataset:
             pass
@@ -41,4 +42,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -8,7 +8,9 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
+
+from keras_resnets import cli  # noqa: E402
 
 MODEL = flags.DEFINE_string("model", "resnet50", "A registered model name (see --table).")
 TABLE = flags.DEFINE_bool("table", False, "Print every registered model with its parameters and MACs instead.")
@@ -22,4 +24,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -1,5 +1,6 @@
 """keras_resnets: the residual-network family as Keras layers and models, from paper to phone."""
 
+import keras_resnets.tensorflow_import  # noqa: F401  (first: loads TensorFlow without its load-time notices)
 from keras_resnets import data, layers
 from keras_resnets.analysis import count_macs, count_params
 from keras_resnets.graph import flatten

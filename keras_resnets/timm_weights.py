@@ -13,10 +13,24 @@ from keras_resnets.graph import flatten
 IGNORED_SUFFIXES = (".num_batches_tracked",)
 
 
+SHOWN = 5  # problems listed by name per kind; the rest are counted
+
+
+def corrupt_file(path, kind, error):
+    """The ValueError for a weights file that cannot be read as `kind`, with the reader's first line."""
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return ValueError(f"Weights file {str(path)!r} is corrupt or not a valid {kind} file: {reason}")
+
+
 def read_safetensors(path):
+    """{name: numpy array} of a `.safetensors` file, or a ValueError naming the file when it is corrupt."""
+    from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
-    return load_file(str(path))
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise corrupt_file(path, ".safetensors", error) from None
 
 
 def _conv_kernel(tensor):
@@ -57,6 +71,12 @@ def _layer_tensors(layer, prefix):
     return tensors
 
 
+def _summary(kind, items):
+    """'<kind>: a, b, c, d, e and 118 more': a wrong-architecture file has hundreds of each."""
+    more = f" and {len(items) - SHOWN} more" if len(items) > SHOWN else ""
+    return f"{kind}: {', '.join(items[:SHOWN])}{more}"
+
+
 def load_timm_state_dict(model, state_dict, mapping):
     """Copies `state_dict` (name -> numpy array) into `model`, through `mapping(layer_name) -> timm prefix`.
 
@@ -82,13 +102,9 @@ def load_timm_state_dict(model, state_dict, mapping):
             values.append(value)
         assignments.append((layer, values))
     unused = sorted(key for key in state_dict if key not in used and not key.endswith(IGNORED_SUFFIXES))
-    problems = []
-    if missing:
-        problems.append(f"missing from the file: {', '.join(missing)}")
-    if unused:
-        problems.append(f"left over in the file: {', '.join(unused)}")
-    if mismatched:
-        problems.append(f"shape mismatches: {', '.join(mismatched)}")
+    problems = [_summary(kind, items) for kind, items in (("missing from the file", missing),
+                                                          ("left over in the file", unused),
+                                                          ("shape mismatches", mismatched)) if items]
     if problems:
         raise ValueError(f"The timm weights do not match {model.name}: " + "; ".join(problems) + ".")
     for layer, values in assignments:

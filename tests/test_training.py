@@ -1,7 +1,9 @@
 """The training app's flags, flagfiles, recipes and input errors (fast, in-process, CPU)."""
 
 import json
+import math
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -11,6 +13,7 @@ from absl import flags
 
 from keras_resnets.backend import keras
 from keras_resnets.training import TrainConfig, train
+from keras_resnets.training.config import INTEGER_MINIMUMS, NUMBER_INTERVALS
 from keras_resnets.training.flags import config_from_flags, define_flags
 from keras_resnets.training.optimizer import KernelDecaySGD
 from keras_resnets.training.schedules import CosineWithWarmup, PiecewiseWithWarmup
@@ -124,16 +127,33 @@ def test_unknown_strategy_name():
 def test_model_dir_of_another_model_is_refused(tmp_path):
     quick = dict(dataset="sample", train_steps=1, batch_size=8, train_examples=8, eval_examples=8, verbose=0)
     train(TrainConfig(model="resnet20", model_dir=str(tmp_path), **quick))
-    with pytest.raises(ValueError, match="holds a run of 'resnet20'.*this run is 'plain20'"):
+    with pytest.raises(ValueError, match=r"holds a finished run with other settings: --model \(there 'resnet20', now "
+                                         r"'plain20'\)"):
         train(TrainConfig(model="plain20", model_dir=str(tmp_path), **quick))
 
 
 @pytest.mark.parametrize(
     "field,value,message",
-    [("learning_rate", 0.0, "learning_rate must be > 0"), ("label_smoothing", 1.0, "label_smoothing must be in")],
+    [("learning_rate", 0.0, "--learning_rate must be a finite number > 0; got 0.0"),
+     ("label_smoothing", 1.0, "--label_smoothing must be a finite number >= 0 and < 1; got 1.0")],
 )
 def test_invalid_values(field, value, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        TrainConfig(**{field: value}).validate()
+
+
+def _bad_values():
+    """(setting, value) for every numeric setting: below its minimum, and NaN or infinite where it is a float."""
+    for name, minimum in INTEGER_MINIMUMS.items():
+        yield name, minimum - 1
+    for name in NUMBER_INTERVALS:
+        yield from ((name, math.nan), (name, math.inf), (name, -math.inf))
+    yield "lr_boundaries", (math.nan,)
+
+
+@pytest.mark.parametrize("field,value", list(_bad_values()))
+def test_every_numeric_setting_is_checked_under_its_flag_name(field, value):
+    with pytest.raises(ValueError, match=f"^--{field} must be "):
         TrainConfig(**{field: value}).validate()
 
 
@@ -154,3 +174,18 @@ def test_eval_only_evaluates_the_saved_model(tmp_path):
     results = evaluate(TrainConfig(model_dir=str(tmp_path), eval_only=True, **quick))
     assert results["accuracy"] == pytest.approx(trained["final_test_accuracy"])
     assert json.loads((tmp_path / "eval.json").read_text())["accuracy"] == pytest.approx(results["accuracy"])
+
+
+def test_validate_data_is_a_checked_choice_passed_to_the_pipeline(tmp_path, monkeypatch):
+    from keras_resnets.training import trainer
+
+    with pytest.raises(ValueError, match="validate_data"):
+        TrainConfig(validate_data="sometimes").validate()
+    seen = []
+    real = trainer.input_pipeline
+    monkeypatch.setattr(trainer, "input_pipeline", lambda *a, **k: seen.append(k.get("validate")) or real(*a, **k))
+    config = TrainConfig(model="resnet20", dataset="sample", train_examples=64, eval_examples=32, batch_size=32,
+                         epochs=1, validate_data="always", model_dir=str(tmp_path / "run"), verbose=0)
+    trainer._training_data(config, 0)
+    trainer._evaluation_data(config)
+    assert seen == [True, True]

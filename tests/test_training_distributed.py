@@ -1,6 +1,6 @@
-"""Distributed and fault-tolerant training on the CPU: MirroredStrategy over logical CPUs against one device, a
-two-process MultiWorkerMirroredStrategy cluster on loopback ports, a SIGKILL mid-epoch and a restart, and a
-diverging run's error. Every run is a subprocess of apps/train.py (or python -c): logical CPU devices and
+"""Distributed training on the CPU: MirroredStrategy over logical CPUs against one device, a two-process
+MultiWorkerMirroredStrategy cluster on loopback ports, and a diverging run's error (kills and restarts are in
+test_faults.py). Every run is a subprocess of apps/train.py (or python -c): logical CPU devices and
 TF_CONFIG must be set before TensorFlow initializes."""
 
 import csv
@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 import pytest
@@ -111,10 +110,10 @@ from keras_resnets.training import TrainConfig, trainer
 config = TrainConfig(model="resnet20", dataset="sample", train_examples=256, batch_size=32, seed=1,
                      num_cpu_devices=2, model_dir="unused")
 trainer._prepare_process(config)
-single = trainer._datasets(config)[0]
+single = trainer._training_data(config, 0)[0](0)
 mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 assert mirrored.num_replicas_in_sync == 2
-distributed = mirrored.experimental_distribute_dataset(trainer._datasets(config)[0])
+distributed = mirrored.experimental_distribute_dataset(trainer._training_data(config, 0)[0](0))
 
 def images(iterator, steps, strategy=None):
     batches = [next(iterator)[0] for _ in range(steps)]
@@ -202,39 +201,6 @@ def test_two_worker_multi_worker_mirrored_run_agrees(tmp_path):
     # (each worker keeps its own replica's), so only trainable variables are compared.
     models = [_load(str(d / "model.keras")) for d in (chief, other)]
     np.testing.assert_allclose(*[_trainable(model) for model in models], rtol=0, atol=1e-6)
-
-
-def test_sigkill_mid_epoch_then_restart_loses_nothing(tmp_path):
-    """Killed (SIGKILL, whole process group) during the second of three epochs and started again with the same
-    command, the run resumes from the epoch-1 backup, redoes the partial epoch on the same data and ends where an
-    uninterrupted run ends: 3 x 60 optimizer steps, one metrics.csv row per epoch, the same weights."""
-    epochs, examples, batch = 3, 1920, 32  # 60 steps per epoch, a few seconds each on 2 cores
-    args = ["--model=resnet20", "--dataset=sample", f"--train_examples={examples}", "--eval_examples=64",
-            f"--batch_size={batch}", f"--epochs={epochs}", "--seed=1", "--verbose=0", f"--model_dir={tmp_path}"]
-    process = _start(args)
-    try:
-        deadline = time.monotonic() + TIMEOUT_S
-        while not ((tmp_path / "metrics.csv").is_file() and len(_csv_rows(tmp_path)) >= 2):
-            assert process.poll() is None, f"the run ended before its first epoch:\n{_output(process)[1][-3000:]}"
-            assert time.monotonic() < deadline, "no epoch finished in time"
-            time.sleep(0.1)
-        time.sleep(1.0)  # into the second epoch
-    finally:
-        _kill(process)
-    assert [row[0] for row in _csv_rows(tmp_path)] == ["epoch", "0"], "the kill came after the second epoch"
-    assert (tmp_path / "backup").is_dir() and not (tmp_path / "model.keras").exists()
-
-    _train(args)
-    assert _metrics(tmp_path)["steps"] == epochs * (examples // batch)
-    rows = _csv_rows(tmp_path)
-    assert rows[0][0] == "epoch" and [row[0] for row in rows[1:]] == ["0", "1", "2"], rows
-    assert (tmp_path / "model.keras").is_file()
-
-    # The resumed run read the data from where the backup was: it ends with the uninterrupted run's weights.
-    uninterrupted = tmp_path / "uninterrupted"
-    _train([*args[:-1], f"--model_dir={uninterrupted}"])
-    resumed, whole = _load(str(tmp_path / "model.keras")), _load(str(uninterrupted / "model.keras"))
-    np.testing.assert_allclose(_trainable(resumed), _trainable(whole), rtol=0, atol=1e-5)
 
 
 def test_nan_loss_stops_with_training_diverged_error(tmp_path):

@@ -8,11 +8,12 @@ A model is a registry name, a .keras file or keras.applications.<Name> (weights=
 """
 
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
+
+from keras_resnets import cli  # noqa: E402
 
 flags.DEFINE_list("models", ["resnet20"], "Models, each optionally name=mode1+mode2.")
 flags.DEFINE_list("modes", ["float32", "int8"], "Default modes: float32, float16, dynamic_range, int8.")
@@ -33,19 +34,13 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     from keras_resnets.export.benchmark import run_benchmark
 
-    try:
-        paths = run_benchmark(FLAGS.models, FLAGS.modes, FLAGS.output_dir, source=FLAGS.source,
-                              eval_split=FLAGS.eval_split, eval_count=FLAGS.eval_count,
-                              calibration_split=FLAGS.calibration_split, calibration_count=FLAGS.calibration_count,
-                              input_size=FLAGS.input_size, threads=[int(t) for t in FLAGS.threads], runs=FLAGS.runs,
-                              rounds=FLAGS.rounds, warmup=FLAGS.warmup, io_type=FLAGS.io_type)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    paths = run_benchmark(FLAGS.models, FLAGS.modes, FLAGS.output_dir, source=FLAGS.source,
+                          eval_split=FLAGS.eval_split, eval_count=FLAGS.eval_count,
+                          calibration_split=FLAGS.calibration_split, calibration_count=FLAGS.calibration_count,
+                          input_size=FLAGS.input_size, threads=FLAGS.threads, runs=FLAGS.runs, rounds=FLAGS.rounds,
+                          warmup=FLAGS.warmup, io_type=FLAGS.io_type)
     with open(paths["markdown"]) as file:
         print(file.read())
     print("wrote", ", ".join(paths.values()))
@@ -53,4 +48,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -7,11 +7,12 @@ ResNet. Writes conv_benchmark.md and conv_benchmark.json.
 """
 
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
+
+from keras_resnets import cli  # noqa: E402
 
 flags.DEFINE_list("shapes", ["56x64x64x3", "28x128x128x3", "14x256x256x3", "7x512x512x3", "56x256x64x1",
                              "14x1024x256x1"], "Convolutions as SIZExINxOUTxKERNEL (ResNet-50's, by default).")
@@ -25,16 +26,11 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     from keras_resnets.export.benchmark import CONV_COLUMNS, conv_throughput, machine, parse_conv_shape
-    from keras_resnets.export.report import markdown_table, write_json, write_text
+    from keras_resnets.export.report import markdown_table, prepare_output_dir, write_json, write_text
 
-    try:
-        shapes = [parse_conv_shape(text) for text in FLAGS.shapes]
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    shapes = [parse_conv_shape(text) for text in FLAGS.shapes]
+    prepare_output_dir(FLAGS.output_dir)
     rows = conv_throughput(shapes, FLAGS.threads, FLAGS.runs, FLAGS.warmup, FLAGS.rounds)
     info = machine()
     text = "\n".join([f"# int8 vs float32 convolution speed ({info['processor']}, {info['cpu_count']} CPUs, "
@@ -47,4 +43,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -9,16 +9,18 @@ accuracy, input quantization, GPU-delegate compatibility of the ops) to --output
 """
 
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
+
+from keras_resnets import cli  # noqa: E402
 
 flags.DEFINE_string("model", None, "Registry name, .keras file or keras.applications.<Name>.", required=True)
 flags.DEFINE_list("modes", ["float32", "int8"], "Any of float32, float16, dynamic_range, int8.")
 flags.DEFINE_enum("io_type", None, ["float32", "uint8", "int8"],
-                  "Input/output type: int8 mode default int8; uint8 for float modes needs --preprocessing.")
+                  "Input/output type of the int8 file (default int8); uint8 also gives the float files uint8 "
+                  "input, which needs --preprocessing.")
 flags.DEFINE_string("source", "sample", "Dataset source for calibration and verification images "
                     "(sample, tfrecord:<dir>, folder:<root>, a tfds name).")
 flags.DEFINE_string("calibration_split", "train", "Split the int8 calibration images come from.")
@@ -35,21 +37,15 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     from keras_resnets.export.workflow import export_model
 
-    try:
-        report = export_model(FLAGS.model, FLAGS.modes, FLAGS.output_dir, source=FLAGS.source, io_type=FLAGS.io_type,
-                              calibration_split=FLAGS.calibration_split, calibration_count=FLAGS.calibration_count,
-                              eval_split=FLAGS.eval_split, eval_count=FLAGS.eval_count, input_size=FLAGS.input_size,
-                              preprocessing=FLAGS.preprocessing, recipe=FLAGS.recipe)
-    except ValueError as error:  # FlexOpsError included
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    report = export_model(FLAGS.model, FLAGS.modes, FLAGS.output_dir, source=FLAGS.source, io_type=FLAGS.io_type,
+                          calibration_split=FLAGS.calibration_split, calibration_count=FLAGS.calibration_count,
+                          eval_split=FLAGS.eval_split, eval_count=FLAGS.eval_count, input_size=FLAGS.input_size,
+                          preprocessing=FLAGS.preprocessing, recipe=FLAGS.recipe)
     print(f"wrote {len(report['results'])} model(s) and {report['model']}_report.json/.md to {FLAGS.output_dir}")
     return 0
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -12,13 +12,12 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from absl import app  # noqa: E402
-
-from keras_resnets.export import cli  # noqa: E402
+from keras_resnets import cli  # noqa: E402
+from keras_resnets.export import cli as finetune_cli  # noqa: E402
 
 TASK = "prune"
-cli.define_flags(TASK)
-
+finetune_cli.define_flags(TASK)
+main = finetune_cli.main(TASK)
 
 if __name__ == "__main__":
-    app.run(cli.main(TASK))
+    cli.run(main)

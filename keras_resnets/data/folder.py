@@ -8,6 +8,7 @@ import os
 
 import tensorflow as tf
 
+from keras_resnets.data import validation
 from keras_resnets.data.info import DatasetInfo
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -22,8 +23,18 @@ def _decode(path, label):
     return image, label
 
 
-def load(root, split):
-    """(dataset of (uint8 image, int64 label), DatasetInfo) for one split of an image-folder tree."""
+def _validate(paths, labels, count, split_dir):
+    elements = tf.data.Dataset.from_tensor_slices((paths[:count], tf.constant(labels[:count], tf.int64)))
+    validation.validate_examples(elements, _decode, count, lambda index: paths[index],
+                                 f"Image folder {split_dir}")
+
+
+def load(root, split, *, take=None, validate=False):
+    """(dataset of (uint8 image, int64 label), DatasetInfo) for one split of an image-folder tree.
+
+    `validate` ('auto', True, False; see keras_resnets.data.validation) decodes the first `take` images (default:
+    all) before returning, so that a corrupt one is named now rather than met, unnamed, during training.
+    """
     if not os.path.isdir(root):
         raise ValueError(f"Data directory {root!r} does not exist (source 'folder:{root}').")
     split_dir = os.path.join(root, split)
@@ -45,6 +56,10 @@ def load(root, split):
         raise ValueError(
             f"No images in {split_dir!r}: expected class folders holding "
             f"{', '.join('*' + e for e in IMAGE_EXTENSIONS)} files ({split_dir}/<class>/<image>).")
+    validation.check_num_classes(len(class_names), f"Image folder {root} (class folders: {class_names})")
+    used = len(paths) if take is None else min(take, len(paths))
+    if validation.should_validate(validate, used):
+        _validate(paths, labels, used, split_dir)
     dataset = tf.data.Dataset.from_tensor_slices((paths, tf.constant(labels, tf.int64)))
     dataset = dataset.map(_decode, num_parallel_calls=tf.data.AUTOTUNE)
     info = DatasetInfo(

@@ -5,8 +5,6 @@ images are cached in memory before augmentation when the split's size is known a
 `cache_limit_bytes` (CIFAR-size data), so decoding happens once and augmentation is fresh every epoch.
 """
 
-import dataclasses
-
 import tensorflow as tf
 
 from keras_resnets.data import augment
@@ -24,7 +22,8 @@ def decoded_bytes(info, split):
     return count * height * width * 3
 
 
-def _positive_int(name, value, allow_none=False):
+def check_positive_int(name, value, allow_none=False):
+    """Raises ValueError naming `name` unless `value` is an int >= 1 (or None, with allow_none)."""
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -34,11 +33,11 @@ def _positive_int(name, value, allow_none=False):
 def input_pipeline(source, split, batch_size, *, training, recipe="cifar", image_size=None, data_dir=None,
                    cache=True, shuffle_buffer=10_000, seed=None, drop_remainder=None, take=None,
                    num_classes=None, num_examples=None, pad_mode="zero", normalization=None,
-                   cache_limit_bytes=CACHE_LIMIT_BYTES, repeat=False, start_batch=0):
+                   cache_limit_bytes=CACHE_LIMIT_BYTES, repeat=False, start_batch=0, validate="auto"):
     """A batched dataset of (float32 images, int64 labels) and the source's DatasetInfo.
 
     Args:
-        source, split, data_dir, num_classes, num_examples: as in `load_split`.
+        source, split, data_dir, num_classes, num_examples, validate: as in `load_split`.
         batch_size: examples per batch.
         training: shuffle and augment (True) or keep order and only normalize (False).
         recipe: `cifar`, `imagenet` or `none` (see keras_resnets.data.augment).
@@ -66,10 +65,10 @@ def input_pipeline(source, split, batch_size, *, training, recipe="cifar", image
         (dataset, info); info.num_examples[split] is the count after `take` where known.
     """
     augment.check_recipe(recipe)
-    _positive_int("batch_size", batch_size)
-    _positive_int("take", take, allow_none=True)
-    _positive_int("shuffle_buffer", shuffle_buffer)
-    _non_negative_int("start_batch", start_batch)
+    check_positive_int("batch_size", batch_size)
+    check_positive_int("take", take, allow_none=True)
+    check_positive_int("shuffle_buffer", shuffle_buffer)
+    check_non_negative_int("start_batch", start_batch)
     if start_batch and not repeat:
         raise ValueError("start_batch needs repeat=True: only the endless training stream has positions.")
     if not isinstance(cache, (bool, str)):
@@ -77,12 +76,7 @@ def input_pipeline(source, split, batch_size, *, training, recipe="cifar", image
     image_size = _image_size(image_size)
     load_size = image_size if (recipe != "imagenet" or source == "synthetic") else None
     dataset, info = load_split(source, split, data_dir, load_size, num_classes, num_examples=num_examples,
-                               shuffle_files=training, seed=seed)
-    if take is not None:
-        dataset = dataset.take(take)
-        count = (info.num_examples or {}).get(split)
-        info = dataclasses.replace(info, num_examples={**(info.num_examples or {}),
-                                                       split: take if count is None else min(take, count)})
+                               shuffle_files=training, seed=seed, take=take, validate=validate)
     if isinstance(cache, str):
         dataset = dataset.cache(cache)
     elif cache:
@@ -119,7 +113,19 @@ def input_pipeline(source, split, batch_size, *, training, recipe="cifar", image
 EPOCH_SEED_STRIDE = 1_000_003  # epoch seeds (seed * stride + epoch) of different seeds do not meet
 
 
-def _non_negative_int(name, value):
+def positive_ints(name, values):
+    """`values` (ints, or strings of them as a command line gives them) as a tuple of ints >= 1; ValueError naming
+    `name` otherwise."""
+    counts = tuple(int(value) if isinstance(value, str) and value.strip().isdigit() else value for value in values)
+    if not counts:
+        raise ValueError(f"{name} must list at least one positive integer.")
+    for count in counts:
+        check_positive_int(name, count)
+    return counts
+
+
+def check_non_negative_int(name, value):
+    """Raises ValueError naming `name` unless `value` is an int >= 0."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"{name} must be a non-negative integer; got {value!r}.")
 

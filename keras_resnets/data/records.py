@@ -12,6 +12,8 @@ FEATURES = {
     "label": tf.io.FixedLenFeature([], tf.int64),
 }
 EXTENSIONS = {".tfrecord": None, ".tfrecord.gz": "GZIP"}
+_KINDS = {tf.string: "bytes_list", tf.int64: "int64_list", tf.float32: "float_list"}
+EXPECTED_KINDS = {name: _KINDS[feature.dtype] for name, feature in FEATURES.items()}
 
 
 def find_split_file(directory, split):
@@ -38,6 +40,12 @@ def parse_example(record):
     example = tf.io.parse_single_example(record, FEATURES)
     image = tf.io.decode_image(example["image"], channels=3, expand_animations=False)
     return image, example["label"]
+
+
+def feature_kinds(record):
+    """{feature name: 'bytes_list' | 'int64_list' | 'float_list'} of one serialized Example (DecodeError if it is none)."""
+    example = tf.train.Example.FromString(record)
+    return {name: feature.WhichOneof("kind") for name, feature in example.features.feature.items()}
 
 
 def serialize_example(encoded_image, label):

@@ -13,7 +13,7 @@ import os
 
 import tensorflow as tf
 
-from keras_resnets.data import folder, synthetic, tfds_source, tfrecord
+from keras_resnets.data import folder, synthetic, tfds_source, tfrecord, validation
 
 SAMPLE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sample")
 SAMPLE_SPLITS = ("train", "test")
@@ -54,7 +54,7 @@ def _image_size(value):
 
 
 def load_split(source, split, data_dir=None, image_size=None, num_classes=None, *,
-               num_examples=None, shuffle_files=False, seed=None):
+               num_examples=None, shuffle_files=False, seed=None, take=None, validate="auto"):
     """One split of `source` as (tf.data.Dataset of (uint8 image HxWx3, int64 label), DatasetInfo).
 
     Args:
@@ -68,22 +68,39 @@ def load_split(source, split, data_dir=None, image_size=None, num_classes=None, 
         num_examples: `synthetic` only: a finite number of examples (default: endless).
         shuffle_files: tfds only: read the files in a seeded random order (for training).
         seed: seeds `synthetic` images and tfds file shuffling.
+        take: use only the first `take` examples of the split; info.num_examples[split] is then the count after
+            `take` where known.
+        validate: check before returning that every example read, decodes and has a label in
+            [0, num_classes), and raise one DataError naming the file (and image) otherwise: `auto` for
+            `tfrecord:` and `folder:` splits of up to 100,000 examples (after `take`), True for any size, False
+            never. Unchecked TFRecord splits still stop at the first label that is not a class index.
     """
     image_size = _image_size(image_size)
+    validation.should_validate(validate, None)  # checks the argument
     if not isinstance(source, str) or not source:
         raise ValueError(f"Unknown source {source!r}. {ALLOWED}")
     if source == "sample":
         if split not in SAMPLE_SPLITS:
             raise ValueError(f"Unknown split {split!r} for source 'sample'; allowed: {list(SAMPLE_SPLITS)}.")
-        dataset, info = tfrecord.load(SAMPLE_DIR, split)
+        dataset, info = tfrecord.load(SAMPLE_DIR, split)  # shipped and tested: never validated again
     elif source == "synthetic":
-        return synthetic.load(split, image_size, num_classes, num_examples, seed or 0)
+        return _take(*synthetic.load(split, image_size, num_classes, num_examples, seed or 0), split, take)
     elif source.startswith("tfrecord:"):
-        dataset, info = tfrecord.load(os.path.expanduser(source[len("tfrecord:"):]), split, num_classes)
+        dataset, info = tfrecord.load(os.path.expanduser(source[len("tfrecord:"):]), split, num_classes, take=take,
+                                      validate=validate)
     elif source.startswith("folder:"):
-        dataset, info = folder.load(os.path.expanduser(source[len("folder:"):]), split)
+        dataset, info = folder.load(os.path.expanduser(source[len("folder:"):]), split, take=take, validate=validate)
     else:
         dataset, info = tfds_source.load(source, split, data_dir, shuffle_files, seed, unknown_source_message=ALLOWED)
+    dataset, info = _take(dataset, info, split, take)
     if image_size is not None:
         dataset, info = _resize(dataset, info, image_size)
     return dataset, info
+
+
+def _take(dataset, info, split, take):
+    if take is None:
+        return dataset, info
+    count = (info.num_examples or {}).get(split)
+    return dataset.take(take), dataclasses.replace(
+        info, num_examples={**(info.num_examples or {}), split: take if count is None else min(take, count)})

@@ -4,6 +4,8 @@ import time
 
 import tensorflow as tf
 
+from keras_resnets.data.pipeline import check_positive_int
+
 
 def _batch_size(batch):
     images = batch[0] if isinstance(batch, (tuple, list)) else batch
@@ -12,8 +14,7 @@ def _batch_size(batch):
 
 def measure_pipeline(dataset, steps, warmup_steps=5):
     """Images per second over `steps` batches of `dataset` (repeated if it is shorter), after `warmup_steps`."""
-    if steps < 1:
-        raise ValueError(f"steps must be a positive integer; got {steps!r}.")
+    check_positive_int("steps", steps)
     iterator = iter(dataset.repeat())
     for _ in range(warmup_steps):
         next(iterator)

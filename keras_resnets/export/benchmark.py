@@ -12,11 +12,12 @@ import time
 
 import numpy as np
 
+from keras_resnets.data.pipeline import check_non_negative_int, check_positive_int, positive_ints
 from keras_resnets.export.calibration import calibration_images
-from keras_resnets.export.converter import check_mode, convert
+from keras_resnets.export.converter import IO_TYPES, check_mode, convert
 from keras_resnets.export.datasets import labelled_images, recipe_for
 from keras_resnets.export.loading import load_model
-from keras_resnets.export.report import markdown_table, write_json, write_text
+from keras_resnets.export.report import markdown_table, prepare_output_dir, write_json, write_text
 from keras_resnets.export.tflite import interpreter
 from keras_resnets.export.verify import compare, gpu_compatibility, keras_outputs, op_counts, predict
 
@@ -46,6 +47,12 @@ def _timed_runner(content, num_threads):
 def _summary(times):
     return {"p50_ms": float(np.percentile(times, 50)), "p90_ms": float(np.percentile(times, 90)),
             "mean_ms": float(statistics.fmean(times))}
+
+
+def check_timing(runs, warmup, rounds):
+    check_positive_int("runs", runs)
+    check_non_negative_int("warmup", warmup)
+    check_positive_int("rounds", rounds)
 
 
 def latencies(contents, threads=(1,), runs=20, warmup=3, rounds=5):
@@ -133,8 +140,16 @@ def benchmark(entries, modes=("float32", "int8"), *, source, eval_split="test", 
     Returns:
         (rows, details): rows for the table; details per row with op counts and GPU compatibility.
     """
+    threads = positive_ints("threads", threads)
+    check_timing(runs, warmup, rounds)
+    check_positive_int("eval_count", eval_count)
+    check_positive_int("calibration_count", calibration_count)
+    if io_type is not None and io_type not in IO_TYPES:
+        raise ValueError(f"Unknown io_type {io_type!r}; allowed: {list(IO_TYPES)}.")
+    entries = [parse_entry(entry, modes) if isinstance(entry, str) else (None, entry, {}, tuple(modes))
+               for entry in entries]  # every entry checked before the first conversion
     rows, details, contents = [], [], {}
-    for name, mode, content, result, gpu, size in _converted(entries, modes, source, eval_split, eval_count,
+    for name, mode, content, result, gpu, size in _converted(entries, source, eval_split, eval_count,
                                                              calibration_split, calibration_count, input_size,
                                                              io_type, log):
         contents[len(rows)] = content
@@ -152,21 +167,20 @@ def benchmark(entries, modes=("float32", "int8"), *, source, eval_split="test", 
     return rows, details
 
 
-def _converted(entries, modes, source, eval_split, eval_count, calibration_split, calibration_count, input_size,
+def _converted(entries, source, eval_split, eval_count, calibration_split, calibration_count, input_size,
                io_type, log):
-    """Yields (name, mode, .tflite content, comparison with Keras, GPU compatibility, input size) per row."""
+    """Yields (name, mode, .tflite content, comparison with Keras, GPU compatibility, input size) per row of the
+    parsed `entries` (label, spec, builder overrides, modes)."""
     cache = {}
-    for entry in entries:
-        label, spec, builder_overrides, entry_modes = (
-            parse_entry(entry, modes) if isinstance(entry, str) else (None, entry, {}, tuple(modes))
-        )
+    for label, spec, builder_overrides, entry_modes in entries:
         overrides = {} if (not isinstance(spec, str) or spec.endswith(".keras")) else {"classifier_activation": None}
         model = _untrained_model(spec, input_size, {**overrides, **builder_overrides})
         name = label or model.name
         recipe, size = recipe_for(model), tuple(model.inputs[0].shape[1:3])
         if (recipe, size) not in cache:
             images, labels, classes = labelled_images(source, eval_split, eval_count, recipe, size)
-            calibration = calibration_images(source, calibration_split, calibration_count, recipe, size)
+            calibration = calibration_images(source, calibration_split, calibration_count, recipe, size,
+                                             count_name="calibration_count")
             cache[recipe, size] = images, labels, classes, calibration
         images, labels, classes, calibration = cache[recipe, size]
         has_accuracy = int(model.outputs[0].shape[-1]) == classes
@@ -211,6 +225,9 @@ def conv_throughput(shapes, num_threads=1, runs=50, warmup=5, rounds=5):
     bounds what int8 can gain for a whole network of such convolutions on this CPU.
     """
     from keras_resnets.backend import keras
+
+    (num_threads,) = positive_ints("threads", [num_threads])
+    check_timing(runs, warmup, rounds)
 
     rng = np.random.default_rng(0)
     contents = {}
@@ -306,6 +323,7 @@ def write_reports(rows, details, output_dir, stem="benchmark", notes=()):
 
 def run_benchmark(entries, modes, output_dir, *, source, **options):
     """`benchmark` then `write_reports`; returns the paths of the Markdown, JSON and PNG files."""
+    prepare_output_dir(output_dir)
     rows, details = benchmark(entries, modes, source=source, **options)
     notes = [f"Evaluation: {rows[0]['eval_images'] if rows else 0} images of {source} "
              f"({options.get('eval_split', 'test')}), resized to each model's input; batch 1; "

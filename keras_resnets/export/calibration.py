@@ -3,23 +3,24 @@
 import numpy as np
 import tensorflow as tf
 
+from keras_resnets.data.pipeline import check_positive_int
 from keras_resnets.export.datasets import labelled_images
 
 
 def calibration_images(source, split="train", count=128, recipe="cifar", image_size=None, *, raw=False,
-                       data_dir=None):
+                       data_dir=None, count_name="count"):
     """`count` float32 images (N, H, W, 3) of `split`, preprocessed for evaluation as `recipe` does.
 
     raw=True keeps pixel values 0..255 (resized/cropped as the recipe does), for models whose preprocessing is
     folded in (`with_preprocessing`). The first `count` examples are used, so calibration is reproducible.
+    `count_name` is the name errors give `count` (a caller's own argument or flag name).
     """
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"count must be a positive integer; got {count!r}.")
+    check_positive_int(count_name, count)
     if raw and recipe == "none":
         raise ValueError("raw=True needs the cifar or imagenet recipe (recipe 'none' divides by 255).")
     images, _, _ = labelled_images(source, split, count, recipe, image_size, raw=raw, data_dir=data_dir)
     if len(images) < count:
-        raise ValueError(f"{source!r} split {split!r} has only {len(images)} images; asked for {count}.")
+        raise ValueError(f"{source!r} split {split!r} has only {len(images)} images; {count_name} asks for {count}.")
     return images
 
 
@@ -46,6 +47,11 @@ def representative_dataset(calibration, input_shape, *, raw_pixels=False):
     images = list(_image_stream(calibration))
     if not images:
         raise ValueError("Calibration data is empty; full int8 needs representative images.")
+    not_finite = [index for index, image in enumerate(images) if not np.all(np.isfinite(image))]
+    if not_finite:
+        # The converter would take NaN ranges silently and write a file with float input and constant outputs.
+        raise ValueError(f"Calibration images {not_finite[:5]}{' ...' if len(not_finite) > 5 else ''} "
+                         f"({len(not_finite)} of {len(images)}) hold NaN or Inf values; every value must be finite.")
     shapes = {tuple(image.shape) for image in images}
     if shapes != {tuple(input_shape)}:
         raise ValueError(f"Calibration images have shape {sorted(shapes)[0] if len(shapes) == 1 else sorted(shapes)}; "

@@ -8,12 +8,12 @@ defaults suited to fine-tuning differ (a small learning rate).
 import dataclasses
 import json
 import os
-import sys
 
 from absl import flags
 
 from keras_resnets.export.finetune import FinetuneOptions
 from keras_resnets.export.converter import IO_TYPES
+from keras_resnets.export.report import prepare_output_dir
 
 SHARED_TRAINING_FLAGS = (
     "model_overrides", "dataset", "data_dir", "recipe", "image_size", "train_split", "eval_split",
@@ -79,7 +79,7 @@ def run(task, flag_values=flags.FLAGS):
     options = options_from_flags(flag_values)
     output = flag_values["output"].value
     report = flag_values["report"].value or os.path.splitext(output)[0] + ".json"
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    prepare_output_dir(os.path.dirname(os.path.abspath(output)), name="the directory of output")
     common = dict(options=options, report_path=report, overrides=overrides_from_flags(flag_values))
     if task == "qat":
         from keras_resnets.export.qat import quantization_aware_training
@@ -111,19 +111,11 @@ def summary(task, report):
 
 
 def main(task):
-    """The absl main of tflite/qat.py and tflite/prune.py: one line of error and exit status 2 on bad input."""
+    """The main of tflite/qat.py and tflite/prune.py, for keras_resnets.cli.run (which reports bad input)."""
 
     def run_main(argv):
-        from absl import app
-
-        if len(argv) > 1:
-            raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-        try:
-            report = run(task)
-        except ValueError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        print(summary(task, report))
+        del argv
+        print(summary(task, run(task)))
         return 0
 
     return run_main

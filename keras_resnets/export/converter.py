@@ -31,7 +31,9 @@ def check_mode(mode):
         raise ValueError(f"Unknown quantization mode {mode!r}; allowed: {list(MODES)}.")
 
 
-def _io_type(mode, io_type, folded):
+def resolve_io_type(mode, io_type, folded):
+    """The input/output type of a `mode` file for the `io_type` argument, or ValueError for a combination that
+    cannot be honoured (never a silently different file)."""
     if io_type is None:
         return "int8" if mode == "int8" else "float32"
     if io_type not in IO_TYPES:
@@ -128,7 +130,7 @@ def convert(model_or_name_or_path, mode="float32", *, calibration=None, io_type=
     """
     check_mode(mode)
     folded = preprocessing is not None
-    io_type = _io_type(mode, io_type, folded)
+    io_type = resolve_io_type(mode, io_type, folded)
     input_dtype = "uint8" if (folded and io_type == "uint8" and mode != "int8") else "float32"
     model = prepare_model(model_or_name_or_path, input_size=input_size, preprocessing=preprocessing,
                           input_dtype=input_dtype)

@@ -4,6 +4,18 @@ import json
 import os
 
 
+def prepare_output_dir(path, name="output_dir"):
+    """Creates the results directory `path` now, so that a file in its place or a place that cannot be written
+    fails before any work rather than after it."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as error:  # FileExistsError for a file in its place, NotADirectoryError, PermissionError, ...
+        raise ValueError(f"{name} {path!r} cannot be used as a directory: {error.strerror or error}.") from None
+    if not os.access(path, os.W_OK):
+        raise ValueError(f"{name} {path!r} is not writable.")
+    return path
+
+
 def write_json(data, path):
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as file:

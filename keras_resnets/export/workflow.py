@@ -2,16 +2,30 @@
 
 import os
 
+from keras_resnets.data.pipeline import check_positive_int
 from keras_resnets.export.calibration import calibration_images
-from keras_resnets.export.converter import check_mode, convert, prepare_model
+from keras_resnets.export.converter import MODES, check_mode, convert, prepare_model, resolve_io_type
 from keras_resnets.export.datasets import labelled_images, recipe_for
-from keras_resnets.export.report import markdown_table, write_json, write_text
+from keras_resnets.export.report import markdown_table, prepare_output_dir, write_json, write_text
 from keras_resnets.export.verify import keras_outputs, verify
 
 COLUMNS = [("mode", "mode", 0), ("file", "file", 0), ("size_mb", "size (MB)", 2), ("input", "input", 0),
            ("max_rel_error", "max err / max |out|", 6), ("mean_rel_error", "mean err / max |out|", 6),
            ("top1_agreement", "top-1 agreement", 4), ("accuracy", "top-1 acc", 4),
            ("keras_accuracy", "Keras float acc", 4), ("gpu_compatible", "GPU delegate", 0)]
+
+
+def mode_io_type(mode, io_type):
+    """`io_type` applies to the int8 file; of the float files, only `uint8` (raw pixels in) applies."""
+    return io_type if mode == "int8" or io_type == "uint8" else None
+
+
+def check_modes(modes, io_type, folded):
+    if not modes:
+        raise ValueError(f"modes must name at least one of {list(MODES)}.")
+    for mode in modes:
+        check_mode(mode)
+        resolve_io_type(mode, mode_io_type(mode, io_type), folded)
 
 
 def export_model(model_or_name_or_path, modes, output_dir, *, source, io_type=None, calibration_split="train",
@@ -21,10 +35,14 @@ def export_model(model_or_name_or_path, modes, output_dir, *, source, io_type=No
 
     Calibration and verification images come from `source` through the package pipeline with `recipe`
     (default: cifar for <= 64 px inputs, else imagenet); with `preprocessing` folded in, both are raw pixels.
+    `io_type` is the int8 files' input/output type; `uint8` also makes the float files take uint8 pixels, which
+    needs `preprocessing` (as in `convert`). Every argument is checked before the model is loaded.
     Returns the report dict (also written as `<name>_report.json` and `.md`).
     """
-    for mode in modes:
-        check_mode(mode)
+    check_modes(modes, io_type, preprocessing is not None)
+    check_positive_int("calibration_count", calibration_count)
+    check_positive_int("eval_count", eval_count)
+    prepare_output_dir(output_dir)
     model = prepare_model(model_or_name_or_path, input_size=input_size)
     recipe = recipe or recipe_for(model)
     size = tuple(model.inputs[0].shape[1:3])
@@ -35,17 +53,16 @@ def export_model(model_or_name_or_path, modes, output_dir, *, source, io_type=No
     expected = keras_outputs(model, images)  # the original model on normalized images
     calibration = None
     if "int8" in modes:
-        calibration = calibration_images(source, calibration_split, calibration_count, recipe, size, raw=raw)
+        calibration = calibration_images(source, calibration_split, calibration_count, recipe, size, raw=raw,
+                                         count_name="calibration_count")
     name = os.path.splitext(os.path.basename(model_or_name_or_path))[0] if isinstance(model_or_name_or_path, str) \
         else model.name
     rows = []
     for mode in modes:
         log(f"{name}: converting to {mode}")
-        mode_io = io_type if mode == "int8" else ("uint8" if io_type == "uint8" and raw else None)
-        content = convert(model, mode, calibration=calibration if mode == "int8" else None, io_type=mode_io,
-                          preprocessing=preprocessing)
+        content = convert(model, mode, calibration=calibration if mode == "int8" else None,
+                          io_type=mode_io_type(mode, io_type), preprocessing=preprocessing)
         path = os.path.join(output_dir, f"{name}_{mode}.tflite")
-        os.makedirs(output_dir, exist_ok=True)
         with open(path, "wb") as file:
             file.write(content)
         result = verify(content, model, raw_images, labels, expected=expected)

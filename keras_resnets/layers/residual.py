@@ -80,6 +80,9 @@ class ResidualBlock(CompositeLayer):
             raise ValueError(f"dropout_rate must be in [0, 1), got {dropout_rate}.")
         if not 0.0 <= drop_path_rate < 1.0:
             raise ValueError(f"drop_path_rate must be in [0, 1), got {drop_path_rate}.")
+        if drop_path_rate and shortcut is None:
+            raise ValueError("drop_path_rate needs a shortcut: in a unit without one (shortcut=None, a plain net) "
+                             "dropping the residual branch drops the whole signal. Use dropout_rate instead.")
         self.filters = int(filters)
         self.strides = int(strides)
         self.placement = validate_placement(placement)
@@ -155,13 +158,22 @@ class ResidualBlock(CompositeLayer):
             layers.append(DropPath(self.drop_path_rate, name=name("drop_path")))
         return layers
 
-    def call(self, inputs):
+    def branches(self, inputs):
+        """(shortcut, residual): the two terms the unit adds, computed from `inputs`; shortcut is None in a unit
+        without one (a plain net). `call` adds them and applies `post_layers`; model surgery and path sampling
+        (keras_resnets.studies) recombine them."""
         preactivated = apply_sequence(self.preact_layers, inputs)
-        x = apply_sequence(self.residual_layers, preactivated)
-        if self.shortcut_layers is not None:
-            # An identity shortcut carries the raw input; a projection reads the pre-activated one.
-            shortcut_input = preactivated if self.shortcut_layers else inputs
-            x = self.merge([apply_sequence(self.shortcut_layers, shortcut_input), x])
+        residual = apply_sequence(self.residual_layers, preactivated)
+        if self.shortcut_layers is None:
+            return None, residual
+        # An identity shortcut carries the raw input; a projection reads the pre-activated one.
+        shortcut_input = preactivated if self.shortcut_layers else inputs
+        return apply_sequence(self.shortcut_layers, shortcut_input), residual
+
+    def call(self, inputs):
+        shortcut, x = self.branches(inputs)
+        if shortcut is not None:
+            x = self.merge([shortcut, x])
         return apply_sequence(self.post_layers, x)
 
     def get_config(self):

@@ -11,6 +11,8 @@ from keras_resnets.layers.residual import BasicBlock, Bottleneck, ResidualBlock,
 from keras_resnets.layers.shortcut import validate_shortcut
 from keras_resnets.layers.stems import Stem, stem_max_pool
 from keras_resnets.models.common import (
+    check_positive_int,
+    check_rate,
     classification_head,
     finish_model,
     model_inputs,
@@ -32,7 +34,7 @@ def _block_class(block):
 
 def _validate_layers(layers, widths):
     layers = tuple(layers)
-    if len(layers) != len(widths) or any(int(count) < 1 for count in layers):
+    if len(layers) != len(widths) or any(not isinstance(count, int) or count < 1 for count in layers):
         raise ValueError(
             f"layers must give a positive block count for each of the {len(widths)} stages {tuple(widths)}, "
             f"got {layers}."
@@ -69,8 +71,8 @@ def residual_network(
     validate_placement(placement)
     validate_shortcut(shortcut)
     validate_head_arguments(include_top and not features_only, pooling, classes, name)
-    if not 0.0 <= drop_path_rate < 1.0:
-        raise ValueError(f"drop_path_rate must be in [0, 1), got {drop_path_rate}.")
+    check_rate("drop_path_rate", drop_path_rate)
+    check_rate("head_dropout_rate", head_dropout_rate)
     stem_layer = Stem(stem, stem_width, preact=placement == "e", name="stem")
     has_pool = stem != "cifar"
     stage_strides = [1] + [2] * (len(widths) - 1)
@@ -148,6 +150,8 @@ def ResNet(
     (`STEM_S2`, `STAGE1_S4` ... `STAGE4_S32`: C2-C5). `block` may also be a `ResidualBlock` subclass;
     `block_kwargs` go to every block on top of the above (e.g. Res2Net's `scale`).
     """
+    check_positive_int("groups", groups)
+    check_positive_int("base_width", base_width)
     block_kwargs = dict(
         groups=groups, base_width=base_width, attention=attention, zero_init_last=zero_init_last,
         **(block_kwargs or {}),
@@ -233,9 +237,9 @@ def CifarResNet(
     zero last BatchNorm slows short runs: 49% instead of 58% test accuracy after one epoch of ResNet-20).
     """
     _block_class(block)
+    blocks = cifar_stage_blocks(depth, block)
     if zero_init_last is None:
         zero_init_last = depth > 200 and not plain
-    blocks = cifar_stage_blocks(depth, block)
     block_kwargs = dict(
         groups=groups, base_width=base_width, attention=attention, zero_init_last=zero_init_last,
         dropout_rate=dropout_rate,

@@ -1,8 +1,15 @@
 """Callbacks of a training run: exact step budget, divergence guard, throughput."""
 
+import math
 import time
 
 from keras_resnets.backend import keras
+
+
+def finite_loss(logs):
+    """Whether the loss in Keras' `logs` (when there is one) is a finite number."""
+    loss = (logs or {}).get("loss")
+    return loss is None or math.isfinite(float(loss))
 
 
 class StopAtStep(keras.callbacks.Callback):
@@ -25,8 +32,7 @@ class DivergenceGuard(keras.callbacks.Callback):
         self.diverged_at = None
 
     def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not float("-inf") < float(loss) < float("inf"):
+        if not finite_loss(logs):
             self.diverged_at = int(self.model.optimizer.iterations.numpy())
             self.model.stop_training = True
 
@@ -54,4 +60,4 @@ class Throughput(keras.callbacks.Callback):
     @property
     def images_per_second(self):
         steady = self.rates[1:] or self.rates
-        return sum(steady) / len(steady) if steady else 0.0
+        return sum(steady) / len(steady) if steady else None  # None: this start trained no step

@@ -1,11 +1,18 @@
 """Everything a training run needs, in one validated record (filled from absl flags by apps/train.py)."""
 
 import dataclasses
+import inspect
+import math
+import typing
 from typing import Optional
 
 LR_SCHEDULES = ("constant", "step", "cosine")
 BOUNDARY_UNITS = ("epoch", "step")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+RECIPES = ("auto", "cifar", "imagenet", "none")
+# When the data is checked before training (labels, decodable images, intact records): "auto" checks splits of
+# TFRecords and image folders up to keras_resnets.data's size limit.
+DATA_CHECKS = {"auto": "auto", "always": True, "never": False}
 # Builder arguments the training app sets itself: the dataset's class count, and logits for the loss.
 TRAINER_SET_ARGUMENTS = ("classes", "classifier_activation")
 
@@ -31,6 +38,7 @@ class TrainConfig:
     eval_split: str = "test"
     train_examples: Optional[int] = None  # use only the first N examples (quick runs, tests)
     eval_examples: Optional[int] = None
+    validate_data: str = "auto"  # "auto", "always" or "never" (DATA_CHECKS)
     batch_size: int = 128  # global, over all replicas
     epochs: int = 1
     train_steps: int = 0  # total optimizer steps; overrides `epochs` (He et al. 2015: 64k)
@@ -56,29 +64,106 @@ class TrainConfig:
     model_dir: str = "runs/default"
     seed: Optional[int] = None
     eval_only: bool = False
+    overwrite: bool = False  # start over in a model_dir that holds a finished or interrupted run
     verbose: int = 1
 
     def validate(self):
-        reserved = sorted(set(TRAINER_SET_ARGUMENTS) & set(self.model_overrides))
-        checks = [
-            (self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}"),
-            (
-                self.lr_boundaries_unit in BOUNDARY_UNITS,
-                f"lr_boundaries_unit must be one of {BOUNDARY_UNITS}, got {self.lr_boundaries_unit!r}",
-            ),
-            (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}"),
-            (self.epochs >= 1 or self.train_steps >= 1, "epochs or train_steps must be >= 1"),
-            (self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}"),
-            (0.0 <= self.label_smoothing < 1.0, f"label_smoothing must be in [0, 1), got {self.label_smoothing}"),
-            (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
-            (self.num_cpu_devices >= 1, f"num_cpu_devices must be >= 1, got {self.num_cpu_devices}"),
-            (
-                not reserved,
-                f"model_overrides cannot set {reserved}: the training app takes the number of classes from the "
-                "dataset and trains on logits",
-            ),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message + ".")
+        """Checks every setting; a ValueError names the flag, the value and what is allowed."""
+        _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        _check_choice("lr_boundaries_unit", self.lr_boundaries_unit, BOUNDARY_UNITS)
+        _check_choice("precision", self.precision, PRECISIONS)
+        _check_choice("recipe", self.recipe, RECIPES)
+        _check_choice("validate_data", self.validate_data, tuple(DATA_CHECKS))
+        _check_choice("verbose", self.verbose, VERBOSITY)
+        for name, minimum in INTEGER_MINIMUMS.items():
+            _check_integer(name, getattr(self, name), minimum)
+        for name, interval in NUMBER_INTERVALS.items():
+            _check_number(name, getattr(self, name), interval)
+        for boundary in self.lr_boundaries:
+            _check_number("lr_boundaries", boundary, Interval(0))
+        if list(self.lr_boundaries) != sorted(set(self.lr_boundaries)):
+            raise ValueError(f"--lr_boundaries must increase; got {list(self.lr_boundaries)}.")
+        if self.epochs < 1 and self.train_steps < 1:
+            raise ValueError("--epochs or --train_steps must be >= 1; got 0 for both.")
+        if not self.model_dir:
+            raise ValueError("--model_dir must name a directory; got ''.")
+        _check_model_overrides(self.model, self.model_overrides)
         return self
+
+
+@dataclasses.dataclass(frozen=True)
+class Interval:
+    """Finite numbers from `low` (excluded when `low_open`) up to, and excluding, `high`."""
+
+    low: float
+    high: float = math.inf
+    low_open: bool = False
+
+    def __contains__(self, value):
+        return math.isfinite(value) and (value > self.low if self.low_open else value >= self.low) and value < self.high
+
+    def __str__(self):
+        low = f"{'>' if self.low_open else '>='} {self.low:g}"
+        return f"a finite number {low}" + ("" if self.high == math.inf else f" and < {self.high:g}")
+
+
+# Minimum of every integer setting (None, where the field allows it, means "not set").
+INTEGER_MINIMUMS = {
+    "image_size": 1, "train_examples": 1, "eval_examples": 1, "batch_size": 1, "epochs": 0, "train_steps": 0,
+    "checkpoint_every_steps": 0, "lr_base_batch_size": 0, "warmup_steps": 0, "num_cpu_devices": 1, "seed": 0,
+}
+NUMBER_INTERVALS = {
+    "learning_rate": Interval(0, low_open=True),
+    "lr_decay_factor": Interval(0, low_open=True),
+    "warmup_epochs": Interval(0),
+    "warmup_learning_rate": Interval(0, low_open=True),
+    "momentum": Interval(0, 1),
+    "weight_decay": Interval(0),
+    "label_smoothing": Interval(0, 1),
+}
+VERBOSITY = (0, 1, 2)
+# Settings that say where and how fast a run trains, not what it trains: the starts of one run may differ in them.
+# A resumed run must keep every other setting (keras_resnets.training.run_dir).
+FREE_ON_RESUME = ("model_dir", "overwrite", "eval_only", "verbose", "validate_data", "checkpoint_every_steps", "strategy",
+                  "num_cpu_devices", "tpu", "jit_compile", "data_dir")
+
+
+def _allows_none(name):
+    return type(None) in typing.get_args(TrainConfig.__dataclass_fields__[name].type)
+
+
+def _check_choice(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(f"--{name} must be one of {', '.join(map(str, allowed))}; got {value!r}.")
+
+
+def _check_integer(name, value, minimum):
+    if value is None and _allows_none(name):
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        unset = " (or unset)" if _allows_none(name) else ""
+        raise ValueError(f"--{name} must be an integer >= {minimum}{unset}; got {value!r}.")
+
+
+def _check_number(name, value, interval):
+    if value is None and _allows_none(name):
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value not in interval:
+        raise ValueError(f"--{name} must be {interval}; got {value!r}.")
+
+
+def _check_model_overrides(model, overrides):
+    reserved = sorted(set(TRAINER_SET_ARGUMENTS) & set(overrides))
+    if reserved:
+        raise ValueError(f"--model_overrides cannot set {reserved}: the training app takes the number of classes "
+                         "from the dataset and trains on logits.")
+    from keras_resnets.models.registry import model_info
+
+    parameters = inspect.signature(model_info(model).builder).parameters
+    if any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters.values()):
+        return
+    unknown = sorted(set(overrides) - set(parameters))
+    if unknown:
+        allowed = [name for name in parameters if name not in (*TRAINER_SET_ARGUMENTS, "name")]
+        raise ValueError(f"--model_overrides sets {', '.join(unknown)}, which {model!r} does not take; it takes "
+                         f"{', '.join(allowed)}.")

@@ -6,7 +6,7 @@ import typing
 
 from absl import flags
 
-from keras_resnets.training.config import BOUNDARY_UNITS, LR_SCHEDULES, PRECISIONS, TrainConfig
+from keras_resnets.training.config import BOUNDARY_UNITS, DATA_CHECKS, LR_SCHEDULES, PRECISIONS, RECIPES, TrainConfig
 from keras_resnets.training.strategy import STRATEGIES
 
 HELP = {
@@ -23,7 +23,7 @@ HELP = {
     "batch_size": "Global batch size, split evenly over the replicas.",
     "epochs": "Epochs to train (ignored when --train_steps is set).",
     "train_steps": "Total optimizer steps (the 2015 paper stops at 64k); overrides --epochs.",
-    "checkpoint_every_steps": "Back up every N steps instead of every epoch (long epochs).",
+    "checkpoint_every_steps": "Also back up every N steps within an epoch (long epochs); 0: after each epoch only.",
     "learning_rate": "Base learning rate.",
     "lr_base_batch_size": "Scale the learning rate by batch_size / this (linear scaling rule); 0 disables.",
     "lr_schedule": "constant | step | cosine.",
@@ -45,10 +45,14 @@ HELP = {
     "model_dir": "Where logs, backups, the final model and metrics go.",
     "seed": "Random seed for weights, data order and augmentation.",
     "eval_only": "Only evaluate the model saved in --model_dir.",
+    "validate_data": "Check labels, images and records before training: auto (TFRecords and folders up to "
+                     "100,000 examples), always, or never.",
+    "overwrite": "Start over in a --model_dir that holds a finished or interrupted run (deletes that run).",
     "verbose": "Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch.",
 }
 ENUMS = {
-    "recipe": ("auto", "cifar", "imagenet", "none"),
+    "recipe": RECIPES,
+    "validate_data": tuple(DATA_CHECKS),
     "lr_schedule": LR_SCHEDULES,
     "lr_boundaries_unit": BOUNDARY_UNITS,
     "precision": PRECISIONS,
@@ -95,3 +99,4 @@ def config_from_flags(flag_values=flags.FLAGS):
     except ValueError as error:
         raise ValueError(f"--lr_boundaries must be numbers, got {values['lr_boundaries']}.") from error
     return TrainConfig(**values).validate()
+

@@ -5,20 +5,21 @@ import functools
 import json
 import math
 import os
-import time
+import sys
 
 import tensorflow as tf
 
 from keras_resnets.backend import keras
 from keras_resnets.data import input_pipeline
 from keras_resnets.models.registry import create_model
+from keras_resnets.training import run_dir
+from keras_resnets.training.backup import latest_backup, restore
 from keras_resnets.training.callbacks import DivergenceGuard, StopAtStep, Throughput
-from keras_resnets.training.config import resolve_recipe
+from keras_resnets.training.config import DATA_CHECKS, resolve_recipe
+from keras_resnets.training.journal import Journal
 from keras_resnets.training.optimizer import KernelDecaySGD
 from keras_resnets.training.schedules import CosineWithWarmup, PiecewiseWithWarmup
 from keras_resnets.training.strategy import create_strategy, per_replica_batch, split_cpu
-
-RUN_FILE = "run.json"
 
 
 class TrainingDivergedError(RuntimeError):
@@ -29,50 +30,50 @@ def _one_hot(classes):
     return lambda images, labels: (images, tf.one_hot(tf.cast(labels, tf.int32), classes))
 
 
-def _datasets(config, backup_dir=None):
-    """(training stream, evaluation data, info, steps per epoch, the step the training stream starts at).
+def _distribution_options():
+    options = tf.data.Options()
+    # The sources are a few files: shard by example, not by file, across workers.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return options
 
-    The training stream is endless and, for a run that resumes from `backup_dir`, starts where the interrupted
-    run's data was at its backup, so the resumed run trains on what the uninterrupted one would have.
-    """
+
+def _pipeline_arguments(config):
     recipe = resolve_recipe(config.recipe, config.model)
-    common = dict(recipe=recipe, image_size=config.image_size, data_dir=config.data_dir, seed=config.seed)
-    training_stream = functools.partial(
+    return dict(recipe=recipe, image_size=config.image_size, data_dir=config.data_dir, seed=config.seed,
+                validate=DATA_CHECKS[config.validate_data])
+
+
+def _training_data(config, start_step):
+    """(stream_at, info, steps per epoch). `stream_at(step)` is the endless training stream from optimizer step
+    `step` on: what an uninterrupted run trains on from there, so that a resumed run trains on the same data.
+    """
+    build = functools.partial(
         input_pipeline, config.dataset, config.train_split, config.batch_size, training=True, drop_remainder=True,
-        take=config.train_examples, repeat=True, **common,
+        take=config.train_examples, repeat=True, **_pipeline_arguments(config),
     )
-    train, info = training_stream()
-    evaluation, _ = input_pipeline(
-        config.dataset, config.eval_split, config.batch_size, training=False, take=config.eval_examples, **common
-    )
-    examples = config.train_examples or (info.num_examples or {}).get(config.train_split)
+    first, info = build(start_batch=start_step)
+    examples = (info.num_examples or {}).get(config.train_split)
     if not examples:
         raise ValueError(
             f"The size of split {config.train_split!r} of {config.dataset!r} is unknown; pass --train_examples."
         )
-    steps_per_epoch = examples // config.batch_size
-    start_step = backed_up_step(backup_dir, config.checkpoint_every_steps or steps_per_epoch) if backup_dir else 0
-    if start_step:
-        train, _ = training_stream(start_batch=start_step)
-    options = tf.data.Options()
-    # The sources are a few files: shard by example, not by file, across workers.
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    # `repeat=True`: an endless stream, the same for every iterator made from it, whatever the strategy.
-    stream = train.map(_one_hot(info.num_classes)).with_options(options)
-    evaluation = evaluation.map(_one_hot(info.num_classes)).with_options(options)
-    return stream, evaluation, info, steps_per_epoch, start_step
+
+    def stream_at(step):
+        # The first build checked the split (when the source is checked at all): later ones skip that pass.
+        dataset = first if step == start_step else build(start_batch=step, validate=False)[0]
+        return dataset.map(_one_hot(info.num_classes)).with_options(_distribution_options())
+
+    return stream_at, info, examples // config.batch_size
 
 
-def backed_up_step(backup_dir, loop_steps):
-    """The optimizer step of the backup that BackupAndRestore restores from `backup_dir` (0 when there is none).
-
-    The callback saves after each fit epoch of `loop_steps` steps and records how many fit epochs were done.
-    """
-    path = os.path.join(backup_dir, "training_metadata.json")
-    if not os.path.isfile(path):
-        return 0
-    with open(path) as file:
-        return int(json.load(file)["epoch"]) * loop_steps
+def _evaluation_data(config):
+    evaluation, info = input_pipeline(config.dataset, config.eval_split, config.batch_size, training=False,
+                                      take=config.eval_examples, **_pipeline_arguments(config))
+    examples = (info.num_examples or {}).get(config.eval_split)
+    if examples:
+        # Keras warns "Your input ran out of data" at the end of each pass over data of unknown length.
+        evaluation = evaluation.apply(tf.data.experimental.assert_cardinality(math.ceil(examples / config.batch_size)))
+    return evaluation.map(_one_hot(info.num_classes)).with_options(_distribution_options())
 
 
 def _schedule(config, steps_per_epoch, total_steps):
@@ -87,25 +88,6 @@ def _schedule(config, steps_per_epoch, total_steps):
     return PiecewiseWithWarmup(
         base, [int(round(b * unit)) for b in boundaries], config.lr_decay_factor, warmup, config.warmup_learning_rate
     )
-
-
-def _check_model_dir(config):
-    """A model_dir belongs to one model: refuse to resume another model's backup."""
-    os.makedirs(config.model_dir, exist_ok=True)
-    path = os.path.join(config.model_dir, RUN_FILE)
-    identity = {"model": config.model, "model_overrides": config.model_overrides, "dataset": config.dataset}
-    if os.path.exists(path):
-        with open(path) as file:
-            previous = json.load(file)
-        if {key: previous.get(key) for key in identity} != identity:
-            raise ValueError(
-                f"model_dir {config.model_dir!r} holds a run of {previous.get('model')!r} on "
-                f"{previous.get('dataset')!r} (overrides {previous.get('model_overrides')}); this run is "
-                f"{config.model!r} on {config.dataset!r} (overrides {config.model_overrides}). "
-                "Use another --model_dir, or delete that one to start over."
-            )
-    with open(path, "w") as file:
-        json.dump({**identity, "config": dataclasses.asdict(config)}, file, indent=2, default=str)
 
 
 def _build(config, info, strategy):
@@ -149,51 +131,89 @@ def _worker_model_dir(config, strategy):
     return os.path.join(config.model_dir, f"{resolver.task_type}_{resolver.task_id}")
 
 
+def _backup_to_resume(config):
+    """The newest intact backup of an interrupted run in model_dir (None: start from step 0), checked against
+    `config`; a damaged newer backup is reported and passed over."""
+    backup, damaged = latest_backup(os.path.join(config.model_dir, run_dir.BACKUP_DIR))
+    for problem in damaged:
+        print(f"warning: {problem}; resuming from the backup before it.", file=sys.stderr)
+    if backup is not None:
+        run_dir.check_resumable(backup, config, config.model_dir)
+    return backup
+
+
+def _fit(model, stream_at, evaluation, start_step, steps_per_epoch, total_steps, callbacks, verbose):
+    """`model.fit` from `start_step` to `total_steps`, one fit epoch per epoch of data, so that each epoch is
+    evaluated and logged once, where an uninterrupted run does it. A start within an epoch first finishes that
+    epoch in a `fit` of its own."""
+    epoch, offset = divmod(start_step, steps_per_epoch)
+    segments = [(start_step, epoch, epoch + 1, steps_per_epoch - offset)] if offset else []
+    segments.append(((epoch + bool(offset)) * steps_per_epoch, epoch + bool(offset),
+                     math.ceil(total_steps / steps_per_epoch), steps_per_epoch))
+    for first_step, first_epoch, end_epoch, steps in segments:
+        if first_step >= total_steps or model.stop_training:  # done, or stopped by a callback
+            return
+        model.fit(
+            stream_at(first_step),  # endless: an epoch is `steps` batches
+            initial_epoch=first_epoch,
+            epochs=end_epoch,
+            steps_per_epoch=steps,
+            validation_data=evaluation,
+            callbacks=callbacks,
+            shuffle=False,  # the pipeline shuffles
+            verbose=verbose,
+        )
+
+
 def train(config):
-    """Trains `config.model` and writes model.keras, metrics.csv, metrics.json and TensorBoard logs to
-    `config.model_dir`. Started again with the same config after a kill, it resumes from the last backup."""
+    """Trains `config.model` into `config.model_dir` and returns the results (also in its metrics.json).
+
+    The run directory is a transaction log (keras_resnets.training.run_dir): a reader knows that a run has
+    finished, and that its model.keras is complete, when `<model_dir>/metrics.json` exists. Started again with
+    the same settings, a finished run is left untouched (its results are returned) and an interrupted one
+    resumes from its newest backup, on the data an uninterrupted run would see; other settings are refused unless
+    `config.overwrite` starts the run over.
+    """
     config.validate()
     _prepare_process(config)
     strategy = create_strategy(config.strategy, config.tpu)
     per_replica_batch(config.batch_size, strategy)
     config = dataclasses.replace(config, model_dir=_worker_model_dir(config, strategy))
-    backup_dir = os.path.join(config.model_dir, "backup")
-    train_data, eval_data, info, steps_per_epoch, start_step = _datasets(config, backup_dir)
-    _check_model_dir(config)  # after the data checks, so that a failed start leaves no run behind
+    run_dir.check_directory(config.model_dir)
+    finished = None if config.overwrite else run_dir.finished_results(config.model_dir, config)
+    if finished is not None:
+        print(f"{config.model_dir} holds this run, finished: nothing to do (--overwrite trains it again).")
+        return finished
+    backup = None if config.overwrite else _backup_to_resume(config)
+    start_step = backup.step if backup else 0
+    stream_at, info, steps_per_epoch = _training_data(config, start_step)
+    evaluation = _evaluation_data(config)
     total_steps = config.train_steps or config.epochs * steps_per_epoch
-    loop_steps = config.checkpoint_every_steps or steps_per_epoch
-    if start_step and config.verbose:
-        print(f"Resuming from the backup in {backup_dir} at step {start_step}.")
     model = _build(config, info, strategy)
     with strategy.scope():
         _compile(model, config, _schedule(config, steps_per_epoch, total_steps), info.num_classes)
+        if backup is not None:
+            restore(backup, model)
+    run_dir.begin(config.model_dir, config, backup)  # the first write: a run that failed before left nothing
+    if backup is not None and config.verbose:
+        print(f"Resuming from the backup in {os.path.dirname(backup.weights_path)} at step {start_step}.")
     guard, throughput = DivergenceGuard(), Throughput(config.batch_size)
+    journal = Journal(config.model_dir, steps_per_epoch, config.checkpoint_every_steps, run_dir.settings(config),
+                      backup)
     callbacks = [
-        keras.callbacks.BackupAndRestore(backup_dir),
         StopAtStep(total_steps),
-        guard,
+        guard,  # before the journal, which commits nothing after a non-finite loss
         throughput,
-        keras.callbacks.CSVLogger(os.path.join(config.model_dir, "metrics.csv"), append=True),
+        journal,
         keras.callbacks.TensorBoard(os.path.join(config.model_dir, "tensorboard")),
     ]
-    start = time.perf_counter()
-    history = model.fit(
-        train_data,  # endless: an epoch is `loop_steps` batches
-        epochs=math.ceil(total_steps / loop_steps),
-        steps_per_epoch=loop_steps,
-        validation_data=eval_data,
-        callbacks=callbacks,
-        shuffle=False,  # the pipeline shuffles
-        verbose=config.verbose,
-    )
+    _fit(model, stream_at, evaluation, start_step, steps_per_epoch, total_steps, callbacks, config.verbose)
     if guard.diverged_at is not None:
         raise TrainingDivergedError(
             f"The loss became NaN or infinite at step {guard.diverged_at}; the run stopped. Lower --learning_rate, "
             "add warm-up (--warmup_epochs), or use float32 precision."
         )
-    wall_time = time.perf_counter() - start
-    model.save(os.path.join(config.model_dir, "model.keras"))
-    test_accuracy = history.history.get("val_accuracy", [])
+    test_accuracy = run_dir.test_accuracies(config.model_dir)
     results = {
         "model": config.model,
         "dataset": config.dataset,
@@ -201,11 +221,10 @@ def train(config):
         "final_test_accuracy": test_accuracy[-1] if test_accuracy else None,
         "best_test_accuracy": max(test_accuracy) if test_accuracy else None,
         "images_per_second": throughput.images_per_second,
-        "wall_time_s": wall_time,
+        "wall_time_s": journal.train_seconds(),
         "replicas": strategy.num_replicas_in_sync,
     }
-    with open(os.path.join(config.model_dir, "metrics.json"), "w") as file:
-        json.dump(results, file, indent=2)
+    run_dir.finish(config.model_dir, model, results)
     return results
 
 
@@ -217,10 +236,10 @@ def evaluate(config, model_path=None):
     if not os.path.isfile(path):
         raise ValueError(f"No saved model at {path!r}: train first, or pass the path of a .keras file.")
     strategy = create_strategy(config.strategy, config.tpu)
-    _, eval_data, info, _, _ = _datasets(config)
+    evaluation = _evaluation_data(config)
     with strategy.scope():
         model = keras.saving.load_model(path)
-    results = model.evaluate(eval_data, verbose=config.verbose, return_dict=True)
+    results = model.evaluate(evaluation, verbose=config.verbose, return_dict=True)
     with open(os.path.join(os.path.dirname(path), "eval.json"), "w") as file:
         json.dump(results, file, indent=2)
     return results

@@ -15,7 +15,16 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from metadata import MetadataError, write_metadata  # noqa: E402
+
+def check_paths(parser, args):
+    """Exits with status 2 (argparse's usage error) for a missing input or an output that cannot be written, before
+    mediapipe is imported: these checks run in any environment."""
+    for name, path in (("model", args.model), ("--labels", args.labels)):
+        if not os.path.isfile(path):
+            parser.error(f"{name} {path!r} is not a file.")
+    for name, path in (("--output", args.output), ("--json", args.json)):
+        if path is not None and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            parser.error(f"{name} {path!r}: its directory does not exist.")
 
 
 def main(argv=None):
@@ -31,6 +40,9 @@ def main(argv=None):
     parser.add_argument("--author", help="model author")
     parser.add_argument("--json", help="also write the metadata, as JSON, to this file")
     args = parser.parse_args(argv)
+    check_paths(parser, args)
+    from metadata import MetadataError, write_metadata
+
     try:
         metadata_json = write_metadata(args.model, args.labels, args.output, mean=args.mean, std=args.std,
                                        name=args.name, description=args.description, version=args.version,
