@@ -18,6 +18,10 @@ STUDIES = {
     "gradient_flow": "gradient_flow",
     "shattered_gradients": "shattered_gradients",
     "rank": "rank",
+    "degradation": "degradation",
+    "placement": "placement",
+    "lesion": "lesion",
+    "paths": "paths",
 }
 
 
