@@ -8,6 +8,7 @@ import platform
 import sys
 
 from keras_resnets.backend import keras
+from keras_resnets.training.durable import write_atomically
 
 
 class StudyError(ValueError):
@@ -64,10 +65,7 @@ def write_results(output_dir, study, options, results, seconds=None):
         "wall_time_s": seconds,
     }
     path = os.path.join(output_dir, "results.json")
-    temporary = path + ".tmp"
-    with open(temporary, "w") as file:
-        json.dump(record, file, indent=1, default=_jsonable)
-    os.replace(temporary, path)
+    write_atomically(path, json.dumps(record, indent=1, default=_jsonable))
     return path
 
 
