@@ -23,7 +23,7 @@ def main(argv):
 
     import keras_resnets
     from keras_resnets.benchmark import compare_throughput
-    from keras_resnets.data.pipeline import check_positive_int, positive_ints
+    from keras_resnets.checks import check_positive_int, positive_ints
 
     batch_sizes = positive_ints("batch_sizes", FLAGS.value)
     check_positive_int("rounds", ROUNDS.value)

@@ -27,7 +27,7 @@ def main(argv):
     import tensorflow as tf
 
     from keras_resnets.data import input_pipeline, measure_pipeline
-    from keras_resnets.data.pipeline import check_positive_int
+    from keras_resnets.checks import check_positive_int
 
     check_positive_int("steps", STEPS.value)
     dataset, info = input_pipeline(SOURCE.value, SPLIT.value, BATCH_SIZE.value, training=TRAINING.value,

@@ -289,7 +289,7 @@ def test_count_macs_refuses_weights_it_cannot_count():
     (lambda k: k.create_model("resnet20", drop_path_rate="0.1"), r"drop_path_rate must be in \[0, 1\), got '0\.1'"),
     (lambda k: k.create_model("resnet20", input_shape=("32", "32", "3")), r"input_shape must hold integers"),
     (lambda k: k.ResNet(layers=("2", "2", "2", "2")), r"layers must give a positive block count"),
-    (lambda k: k.Res2Net(base_width="26"), r"base_width must be an integer >= 1, got '26'"),
+    (lambda k: k.Res2Net(base_width="26"), r"base_width must be a positive integer; got '26'"),
     (lambda k: k.create_model("plain20", drop_path_rate=0.1), r"drop_path_rate needs a shortcut: .*plain net"),
 ])
 def test_builder_arguments_of_the_wrong_type_or_meaning(call, message):

@@ -7,6 +7,7 @@ images are cached in memory before augmentation when the split's size is known a
 
 import tensorflow as tf
 
+from keras_resnets.checks import check_non_negative_int, check_positive_int
 from keras_resnets.data import augment
 from keras_resnets.data.sources import _image_size, load_split
 
@@ -20,14 +21,6 @@ def decoded_bytes(info, split):
         return None
     height, width = info.image_size
     return count * height * width * 3
-
-
-def check_positive_int(name, value, allow_none=False):
-    """Raises ValueError naming `name` unless `value` is an int >= 1 (or None, with allow_none)."""
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
 
 
 def input_pipeline(source, split, batch_size, *, training, recipe="cifar", image_size=None, data_dir=None,
@@ -111,23 +104,6 @@ def input_pipeline(source, split, batch_size, *, training, recipe="cifar", image
 
 
 EPOCH_SEED_STRIDE = 1_000_003  # epoch seeds (seed * stride + epoch) of different seeds do not meet
-
-
-def positive_ints(name, values):
-    """`values` (ints, or strings of them as a command line gives them) as a tuple of ints >= 1; ValueError naming
-    `name` otherwise."""
-    counts = tuple(int(value) if isinstance(value, str) and value.strip().isdigit() else value for value in values)
-    if not counts:
-        raise ValueError(f"{name} must list at least one positive integer.")
-    for count in counts:
-        check_positive_int(name, count)
-    return counts
-
-
-def check_non_negative_int(name, value):
-    """Raises ValueError naming `name` unless `value` is an int >= 0."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer; got {value!r}.")
 
 
 def _batches_per_epoch(info, split, batch_size, drop_remainder):

@@ -4,7 +4,7 @@ import time
 
 import tensorflow as tf
 
-from keras_resnets.data.pipeline import check_positive_int
+from keras_resnets.checks import check_positive_int
 
 
 def _batch_size(batch):

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from keras_resnets.data.pipeline import check_non_negative_int, check_positive_int, positive_ints
+from keras_resnets.checks import check_non_negative_int, check_positive_int, positive_ints
 from keras_resnets.export.calibration import calibration_images
 from keras_resnets.export.converter import IO_TYPES, check_mode, convert
 from keras_resnets.export.datasets import labelled_images, recipe_for

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from keras_resnets.data.pipeline import check_positive_int
+from keras_resnets.checks import check_positive_int
 from keras_resnets.export.datasets import labelled_images
 
 

@@ -2,7 +2,7 @@
 
 import os
 
-from keras_resnets.data.pipeline import check_positive_int
+from keras_resnets.checks import check_positive_int
 from keras_resnets.export.calibration import calibration_images
 from keras_resnets.export.converter import MODES, check_mode, convert, prepare_model, resolve_io_type
 from keras_resnets.export.datasets import labelled_images, recipe_for

@@ -6,21 +6,6 @@ from keras_resnets.weights import load_weights
 POOLING_MODES = (None, "avg", "max")
 
 
-def is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def check_rate(name, value):
-    """A probability in [0, 1): a string such as "0.1" is refused here rather than failing in a comparison."""
-    if not is_number(value) or not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}.")
-
-
-def check_positive_int(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
-
-
 def model_inputs(input_tensor, input_shape, default_size, min_size, include_top, name):
     """Validates `input_shape` and returns (input tensor of the graph, source inputs of the model)."""
     if input_tensor is not None:

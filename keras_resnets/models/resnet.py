@@ -10,9 +10,8 @@ from keras_resnets.layers.base import activation, apply_sequence, batch_norm
 from keras_resnets.layers.residual import BasicBlock, Bottleneck, ResidualBlock, validate_placement
 from keras_resnets.layers.shortcut import validate_shortcut
 from keras_resnets.layers.stems import Stem, stem_max_pool
+from keras_resnets.checks import check_positive_int, check_rate
 from keras_resnets.models.common import (
-    check_positive_int,
-    check_rate,
     classification_head,
     finish_model,
     model_inputs,

@@ -9,6 +9,7 @@ import math
 import re
 
 from keras_resnets.backend import keras
+from keras_resnets.checks import is_number
 from keras_resnets.layers.attention import make_divisible
 from keras_resnets.layers.base import apply_sequence
 from keras_resnets.layers.rexnet import LinearBottleneck, conv_bn_act
@@ -23,10 +24,6 @@ from keras_resnets.models.registry import register_model
 # The six stages of the official code: blocks and stride of each at depth 1.0.
 STAGE_BLOCKS = (1, 2, 2, 3, 3, 5)
 STAGE_STRIDES = (1, 2, 2, 2, 1, 2)
-
-
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _is_activation(name):
@@ -63,18 +60,18 @@ def _validate(width_mult, depth_mult, se_ratio, ch_div, initial_chs, final_chs, 
     checks = [
         (_is_activation(activation), f"activation must be a Keras activation name such as 'silu' or 'relu6', "
                                      f"got {activation!r}."),
-        (_is_number(width_mult) and width_mult > 0, f"width_mult must be a number > 0, got {width_mult!r}."),
-        (_is_number(depth_mult) and depth_mult > 0, f"depth_mult must be a number > 0, got {depth_mult!r}."),
-        (_is_number(se_ratio) and 0 <= se_ratio <= 1, f"se_ratio must be in [0, 1] (0: no SE), got {se_ratio!r}."),
+        (is_number(width_mult) and width_mult > 0, f"width_mult must be a number > 0, got {width_mult!r}."),
+        (is_number(depth_mult) and depth_mult > 0, f"depth_mult must be a number > 0, got {depth_mult!r}."),
+        (is_number(se_ratio) and 0 <= se_ratio <= 1, f"se_ratio must be in [0, 1] (0: no SE), got {se_ratio!r}."),
         (isinstance(ch_div, int) and ch_div >= 1, f"ch_div must be an integer >= 1, got {ch_div!r}."),
-        (_is_number(initial_chs) and initial_chs >= 1, f"initial_chs must be a number >= 1, got {initial_chs!r}."),
-        (_is_number(final_chs) and final_chs >= 0, f"final_chs must be a number >= 0, got {final_chs!r}."),
+        (is_number(initial_chs) and initial_chs >= 1, f"initial_chs must be a number >= 1, got {initial_chs!r}."),
+        (is_number(final_chs) and final_chs >= 0, f"final_chs must be a number >= 0, got {final_chs!r}."),
         (
-            _is_number(head_dropout_rate) and 0 <= head_dropout_rate < 1,
+            is_number(head_dropout_rate) and 0 <= head_dropout_rate < 1,
             f"head_dropout_rate must be in [0, 1), got {head_dropout_rate!r}.",
         ),
         (
-            _is_number(drop_path_rate) and 0 <= drop_path_rate < 1,
+            is_number(drop_path_rate) and 0 <= drop_path_rate < 1,
             f"drop_path_rate must be in [0, 1), got {drop_path_rate!r}.",
         ),
     ]
