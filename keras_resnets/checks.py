@@ -41,15 +41,25 @@ def positive_ints(name, values):
     return counts
 
 
+def check_range(name, value, interval):
+    """`value` if it is a number in `interval`, written as in mathematics: "[0, 1)", "(0, 1]", "(0, inf)"."""
+    low, high = (float(bound) for bound in interval[1:-1].split(","))
+    inside = is_number(value) and (value >= low if interval[0] == "[" else value > low) and (
+        value <= high if interval[-1] == "]" else value < high)
+    if not inside:
+        if high == float("inf"):
+            allowed = f"a number {'>=' if interval[0] == '[' else '>'} {interval[1:-1].split(',')[0]}"
+        else:
+            allowed = f"in {interval}"
+        raise ValueError(f"{name} must be {allowed}, got {value!r}.")
+    return value
+
+
 def check_rate(name, value):
     """A probability of dropping something, in [0, 1)."""
-    if not is_number(value) or not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}.")
-    return value
+    return check_range(name, value, "[0, 1)")
 
 
 def check_fraction(name, value):
     """A fraction strictly between 0 and 1 (a target sparsity)."""
-    if not is_number(value) or not 0.0 < value < 1.0:
-        raise ValueError(f"{name} must be in (0, 1), got {value!r}.")
-    return value
+    return check_range(name, value, "(0, 1)")

@@ -5,6 +5,7 @@ import pytest
 
 import keras_resnets
 from keras_resnets import layers
+from keras_resnets.backend import keras
 
 
 def test_unknown_model_name_suggests_close_names():
@@ -97,9 +98,9 @@ def test_dropout_outside_unit_interval(rate):
 
 
 def test_cardinality_must_divide_the_width():
-    with pytest.raises(ValueError, match=r"positive multiple of the cardinality \(groups=32\), got width=100"):
-        layers.Bottleneck(64, groups=32, width=100)
-    with pytest.raises(ValueError, match=r"cardinality must be an integer >= 1"):
+    with pytest.raises(ValueError, match=r"positive multiple of cardinality=32, got width=100"):
+        layers.Bottleneck(64, cardinality=32, width=100)
+    with pytest.raises(ValueError, match=r"cardinality must be a positive integer; got 0"):
         keras_resnets.ResNeXt(cardinality=0)
 
 
@@ -108,3 +109,49 @@ def test_unknown_attention_and_stem():
         keras_resnets.create_model("resnet18", attention="cbam", input_shape=(64, 64, 3))
     with pytest.raises(ValueError, match=r"Unknown stem type 'tiny'"):
         keras_resnets.create_model("resnet18", stem="tiny")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: layers.BasicBlock(8, shortcut=None, drop_path_rate=0.1),
+        lambda: layers.Bottleneck(8, shortcut=None, drop_path_rate=0.1),
+        lambda: layers.PreActBottleneck(8, shortcut=None, drop_path_rate=0.1),
+        lambda: layers.Res2NetBottleneck(8, shortcut=None, drop_path_rate=0.1),
+        # ReXNet blocks have their partial residual only at stride 1 without fewer output channels.
+        lambda: layers.LinearBottleneck(16, strides=2, drop_path_rate=0.1)(keras.Input((8, 8, 16))),
+        lambda: layers.LinearBottleneck(8, drop_path_rate=0.1)(keras.Input((8, 8, 16))),
+        lambda: keras_resnets.CifarResNet(20, shortcut=None, drop_path_rate=0.1),
+        lambda: keras_resnets.CifarResNet(20, plain=True, drop_path_rate=0.1),
+        lambda: keras_resnets.create_model("plain20", drop_path_rate=0.1),
+        # One block: its stochastic-depth rate would be 0, yet the request is still refused, not ignored.
+        lambda: keras_resnets.ResNet((1,), "basic", widths=(8,), shortcut=None, drop_path_rate=0.1),
+        lambda: keras_resnets.Res2Net((1, 1, 1, 1), shortcut=None, drop_path_rate=0.1),
+    ],
+)
+def test_drop_path_without_a_shortcut_is_one_clear_error(make):
+    with pytest.raises(ValueError, match=r"drop_path_rate needs a shortcut: .* has none \(shortcut=None, a plain net"):
+        make()
+
+
+def test_rexnet_drops_paths_only_in_blocks_with_a_shortcut():
+    model = keras_resnets.ReXNet(drop_path_rate=0.2, input_shape=(64, 64, 3))
+    blocks = [layer for layer in model.layers if isinstance(layer, layers.LinearBottleneck)]
+    assert [block.drop_path_rate > 0 for block in blocks] == [
+        block.shortcut_layers is not None and index > 0 for index, block in enumerate(blocks)
+    ]
+    assert any(block.drop_path_rate > 0 for block in blocks)
+
+
+@pytest.mark.parametrize("name", keras_resnets.list_models())
+def test_every_builder_signature_names_all_it_accepts(name):
+    """The signature is what rejects an unknown --model_overrides entry before training: it lists the builder's
+    own arguments, those it forwards, and the keras.applications ones, with no catch-all **kwargs."""
+    import dataclasses
+    import inspect
+
+    info = keras_resnets.model_info(name)
+    parameters = inspect.signature(info.builder).parameters
+    assert not any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters.values())
+    fields = {field.name for field in dataclasses.fields(keras_resnets.models.ApplicationArgs)}
+    assert fields | set(info.kwargs) <= set(parameters)

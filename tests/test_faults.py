@@ -35,7 +35,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 TRAIN = str(ROOT / "apps" / "train.py")
 TIMEOUT_S = 240
 # 3 epochs of 8 steps; a backup every 4 steps (mid-epoch and at each epoch's end); 2 evaluation batches per epoch.
-TINY = dict(model="resnet20", model_overrides={"depth": 8, "widths": [4, 8, 16], "stem_width": 4}, dataset="sample",
+TINY = dict(model="resnet20", model_overrides={"depth": 8, "widths": [4, 8, 16], "stem_chs": 4}, dataset="sample",
             image_size=16, train_examples=64, eval_examples=16, batch_size=8, epochs=3, checkpoint_every_steps=4,
             seed=1, verbose=0)
 STEPS = 24

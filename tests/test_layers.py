@@ -106,7 +106,7 @@ def test_zero_init_last_starts_the_branch_at_zero():
     "block",
     [
         layers.BasicBlock(16, strides=2, shortcut="D", drop_path_rate=0.1, name="basic"),
-        layers.Bottleneck(8, strides=2, groups=4, base_width=8, attention="se", stride_in="1x1", name="bottleneck"),
+        layers.Bottleneck(8, strides=2, cardinality=4, base_width=8, attention="se", stride_in="1x1", name="bottleneck"),
         layers.PreActBottleneck(8, strides=2, placement="d", name="preact"),
         layers.PreActBasicBlock(16, dropout_rate=0.3, name="wide"),
         layers.Stem("deep", 32, name="stem"),

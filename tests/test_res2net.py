@@ -72,7 +72,7 @@ def _single_block_model(block, input_shape=(16, 16, 32)):
 
 def test_block_options_flatten_and_round_trip():
     block = Res2NetBottleneck(
-        8, strides=2, scale=3, base_width=32, groups=2, attention="se", drop_path_rate=0.1, name="blk"
+        8, strides=2, scale=3, base_width=32, cardinality=2, attention="se", drop_path_rate=0.1, name="blk"
     )
     model = _single_block_model(block)
     assert block.split_type == "stage" and model.output_shape == (None, 8, 8, 32)
@@ -95,14 +95,14 @@ def test_scale_one_is_a_plain_bottleneck():
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda: Res2NetBottleneck(64, scale=0), r"scale must be an integer >= 1, got 0"),
-        (lambda: Res2NetBottleneck(64, scale=2.5), r"scale must be an integer >= 1, got 2.5"),
-        (lambda: Res2NetBottleneck(1, base_width=26), r"int\(filters \* base_width / 64\) \* groups must be >= 1"),
+        (lambda: Res2NetBottleneck(64, scale=0), r"scale must be a positive integer; got 0"),
+        (lambda: Res2NetBottleneck(64, scale=2.5), r"scale must be a positive integer; got 2.5"),
+        (lambda: Res2NetBottleneck(1, base_width=26), r"int\(filters \* base_width / 64\) \* cardinality must be >= 1"),
         (lambda: Res2NetBottleneck(64, placement="e"), r"placements 'a'-'d'"),
         (lambda: HierarchicalSplit(4, split_type="first"), r"Unknown split_type 'first'; allowed: 'normal'"),
         (lambda: _single_block_model(HierarchicalSplit(3, name="s"), (8, 8, 16)), r"16 channels must split into"),
-        (lambda: _single_block_model(HierarchicalSplit(2, groups=3, name="s"), (8, 8, 16)), r"cardinality groups=3"),
-        (lambda: keras_resnets.Res2Net(scale=0), r"scale must be an integer >= 1, got 0"),
+        (lambda: _single_block_model(HierarchicalSplit(2, cardinality=3, name="s"), (8, 8, 16)), r"cardinality=3"),
+        (lambda: keras_resnets.Res2Net(scale=0), r"scale must be a positive integer; got 0"),
     ],
 )
 def test_bad_arguments_raise_one_clear_error(make, message):

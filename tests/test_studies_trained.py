@@ -117,7 +117,7 @@ def test_path_length_histogram_is_binomial(resnet):
 def test_every_unit_on_the_shortcut_gives_the_identity_network_gradient(rng):
     # One stage of identity shortcuts and full pre-activation units: nothing follows the additions, so the
     # identity network passes the gradient at the last unit's output to the first unit's input unchanged.
-    model = keras_resnets.CifarResNet(20, widths=(8,), stem_width=8, placement="e", classifier_activation=None)
+    model = keras_resnets.CifarResNet(20, widths=(8,), stem_chs=8, placement="e", classifier_activation=None)
     sampler = paths.PathGradients(model)
     images = rng.normal(size=(4, 32, 32, 3)).astype("float32")
     at_input, at_output, _ = sampler.gradients(images, np.array([1, 2, 3, 4]), np.zeros(3))
@@ -126,7 +126,7 @@ def test_every_unit_on_the_shortcut_gives_the_identity_network_gradient(rng):
 
 
 def test_paths_of_all_lengths_add_up_to_the_true_gradient(rng):
-    model = keras_resnets.CifarResNet(8, widths=(4, 8, 16), stem_width=4, classifier_activation=None)
+    model = keras_resnets.CifarResNet(8, widths=(4, 8, 16), stem_chs=4, classifier_activation=None)
     sampler = paths.PathGradients(model)
     images, labels = rng.normal(size=(4, 32, 32, 3)).astype("float32"), np.array([0, 1, 2, 3])
     first = {}
@@ -144,7 +144,7 @@ def test_paths_of_all_lengths_add_up_to_the_true_gradient(rng):
 
 
 def test_each_image_takes_its_own_path(rng):
-    model = keras_resnets.CifarResNet(8, widths=(4, 8, 16), stem_width=4, classifier_activation=None)
+    model = keras_resnets.CifarResNet(8, widths=(4, 8, 16), stem_chs=4, classifier_activation=None)
     sampler = paths.PathGradients(model)
     images, labels = rng.normal(size=(2, 32, 32, 3)).astype("float32"), np.array([0, 1])
     gates = np.array([[1, 0, 1], [0, 1, 0]])

@@ -26,9 +26,9 @@ def resnet_v1_kwargs(kwargs):
         layers=tuple(kwargs["layers"]),
         widths=tuple(kwargs["channels"]),
         stem="deep" if deep else "imagenet",
-        stem_width=kwargs.get("stem_width", 64) * 2 if deep else 64,
+        stem_chs=kwargs.get("stem_width", 64) * 2 if deep else 64,  # timm: the deep stem's inner width
         shortcut="D" if kwargs.get("avg_down") else "B",
-        groups=kwargs.get("cardinality", 1),
+        cardinality=kwargs.get("cardinality", 1),
         base_width=kwargs.get("base_width", 64),
         attention=block_args.get("attn_layer"),
     )
@@ -45,7 +45,7 @@ def resnet_v2_kwargs(kwargs):
         layers=tuple(kwargs["layers"]),
         widths=tuple(channels // expansion for channels in kwargs["channels"]),
         stem="deep" if kwargs.get("stem_type", "") == "deep" else "imagenet",
-        stem_width=kwargs.get("stem_chs", 64),
+        stem_chs=kwargs.get("stem_chs", 64),
         shortcut="D" if kwargs.get("avg_down") else "B",
     )
 

@@ -1,6 +1,7 @@
 """Channel attention that any block can append to its residual branch."""
 
 from keras_resnets.backend import keras
+from keras_resnets.checks import check_positive_int, check_range
 from keras_resnets.layers.base import CompositeLayer, apply_sequence, batch_norm, conv_initializer, register
 
 
@@ -31,10 +32,9 @@ class SqueezeExcite(CompositeLayer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if rd_channels is None and not 0.0 < rd_ratio <= 1.0:
-            raise ValueError(f"SqueezeExcite rd_ratio must be in (0, 1], got {rd_ratio}.")
-        if rd_channels is not None and rd_channels < 1:
-            raise ValueError(f"SqueezeExcite rd_channels must be >= 1, got {rd_channels}.")
+        if rd_channels is None:
+            check_range("SqueezeExcite rd_ratio", rd_ratio, "(0, 1]")
+        check_positive_int("SqueezeExcite rd_channels", rd_channels, allow_none=True)
         self.rd_ratio = rd_ratio
         self.rd_channels = rd_channels
         self.rd_divisor = rd_divisor

@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from keras_resnets.backend import keras
+from keras_resnets.checks import check_rate
 from keras_resnets.layers.base import register
 
 
@@ -12,9 +13,7 @@ class DropPath(keras.layers.Layer):
 
     def __init__(self, rate=0.0, **kwargs):
         super().__init__(**kwargs)
-        if not 0.0 <= rate < 1.0:
-            raise ValueError(f"DropPath rate must be in [0, 1), got {rate}.")
-        self.rate = rate
+        self.rate = check_rate("DropPath rate", rate)
 
     def call(self, inputs, training=None):
         if not training or self.rate == 0.0:

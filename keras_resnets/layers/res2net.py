@@ -11,8 +11,9 @@ official code pass the last).
 import tensorflow as tf
 
 from keras_resnets.backend import keras
+from keras_resnets.checks import check_positive_int
 from keras_resnets.layers.base import CompositeLayer, activation, apply_sequence, batch_norm, conv2d, register
-from keras_resnets.layers.residual import ResidualBlock, bottleneck_width
+from keras_resnets.layers.residual import ResidualBlock, inner_width
 from keras_resnets.layers.shortcut import shortcut_transforms
 
 SPLIT_TYPES = {
@@ -21,21 +22,13 @@ SPLIT_TYPES = {
 }
 
 
-def validate_scale(scale):
-    if not isinstance(scale, int) or scale < 1:
-        raise ValueError(f"Res2Net scale must be an integer >= 1, got {scale!r}.")
-    return scale
-
-
 @register
 class ChannelSplit(keras.layers.Layer):
     """Splits the channels into `num_splits` equal parts (one TFLite built-in SPLIT)."""
 
     def __init__(self, num_splits=2, **kwargs):
         super().__init__(**kwargs)
-        if int(num_splits) < 1:
-            raise ValueError(f"ChannelSplit num_splits must be >= 1, got {num_splits}.")
-        self.num_splits = int(num_splits)
+        self.num_splits = check_positive_int("ChannelSplit num_splits", num_splits)
 
     def call(self, inputs):
         return tf.split(inputs, self.num_splits, axis=-1)
@@ -52,39 +45,34 @@ class ChannelSplit(keras.layers.Layer):
 class HierarchicalSplit(CompositeLayer):
     """The middle of a Res2Net bottleneck: split, `scale - 1` chained 3x3 conv-BN-ReLU groups, concat.
 
-    The input has `scale * width` channels; the output has the same. `groups` is the cardinality of every
-    3x3 conv (Res2NeXt) and must divide `width`. The stride sits on each 3x3 conv and on the pool.
+    The input has `scale * width` channels; the output has the same. `cardinality` is the number of groups of
+    every 3x3 conv (Res2NeXt) and must divide `width`. The stride sits on each 3x3 conv and on the pool.
     """
 
-    def __init__(self, scale=4, strides=1, groups=1, split_type="normal", activation="relu", **kwargs):
+    def __init__(self, scale=4, strides=1, cardinality=1, split_type="normal", activation="relu", **kwargs):
         super().__init__(**kwargs)
-        validate_scale(scale)
-        if int(strides) < 1:
-            raise ValueError(f"HierarchicalSplit strides must be >= 1, got {strides}.")
-        if int(groups) < 1:
-            raise ValueError(f"HierarchicalSplit groups (cardinality) must be >= 1, got {groups}.")
+        self.scale = check_positive_int("Res2Net scale", scale)
+        self.strides = check_positive_int("HierarchicalSplit strides", strides)
+        self.cardinality = check_positive_int("HierarchicalSplit cardinality", cardinality)
         if split_type not in SPLIT_TYPES:
             allowed = "; ".join(f"'{key}' ({text})" for key, text in SPLIT_TYPES.items())
             raise ValueError(f"Unknown split_type {split_type!r}; allowed: {allowed}.")
-        self.scale = scale
-        self.strides = int(strides)
-        self.groups = int(groups)
         self.split_type = split_type
         self.activation = activation
 
     def build(self, input_shape):
         channels = input_shape[-1]
-        if channels % self.scale or (channels // self.scale) % self.groups:
+        if channels % self.scale or (channels // self.scale) % self.cardinality:
             raise ValueError(
                 f"{self.name}: the input's {channels} channels must split into scale={self.scale} groups "
-                f"whose width is a multiple of the cardinality groups={self.groups}."
+                f"whose width is a multiple of cardinality={self.cardinality}."
             )
         width = channels // self.scale
         name = self.sublayer_name
         self.split = ChannelSplit(self.scale, name=name("chunk")) if self.scale > 1 else None
         # timm builds max(1, scale - 1) convs: with scale 1 the single group is convolved, nothing passes on.
         self.branches = [
-            conv2d(width, 3, name(f"conv{i}"), self.strides, self.groups)
+            conv2d(width, 3, name(f"conv{i}"), self.strides, self.cardinality)
             + [batch_norm(name(f"bn{i}")), activation(self.activation, name(f"act{i}"))]
             for i in range(1, max(2, self.scale))
         ]
@@ -125,7 +113,7 @@ class HierarchicalSplit(CompositeLayer):
             **super().get_config(),
             "scale": self.scale,
             "strides": self.strides,
-            "groups": self.groups,
+            "cardinality": self.cardinality,
             "split_type": self.split_type,
             "activation": self.activation,
         }
@@ -135,8 +123,8 @@ class HierarchicalSplit(CompositeLayer):
 class Res2NetBottleneck(ResidualBlock):
     """1x1 to `scale * width`, the hierarchical split (`HierarchicalSplit`), 1x1 expand by 4.
 
-    `width = int(filters * base_width / 64) * groups` channels per scale group, as in timm (Res2Net-50
-    26w_4s is `base_width=26, scale=4`; Res2NeXt-50 is `base_width=4, groups=8, scale=4`). The block is a
+    `width = int(filters * base_width / 64) * cardinality` channels per scale group, as in timm (Res2Net-50
+    26w_4s is `base_width=26, scale=4`; Res2NeXt-50 is `base_width=4, cardinality=8, scale=4`). The block is a
     "stage" block when it strides or its shortcut projects, which depends on the input width, so the split
     is made in `build`. Placements (a)-(d) are supported; full pre-activation (e) is not defined for Res2Net.
     """
@@ -145,7 +133,7 @@ class Res2NetBottleneck(ResidualBlock):
 
     def __init__(self, filters, strides=1, scale=4, base_width=26, **kwargs):
         super().__init__(filters, strides, base_width=base_width, **kwargs)
-        validate_scale(scale)
+        self.scale = check_positive_int("Res2Net scale", scale)
         if self.placement == "e":
             raise ValueError(
                 "Res2NetBottleneck supports placements 'a'-'d'; the split already normalizes each group, so "
@@ -153,15 +141,14 @@ class Res2NetBottleneck(ResidualBlock):
             )
         if self.width < 1:
             raise ValueError(
-                f"Res2NetBottleneck width int(filters * base_width / 64) * groups must be >= 1, got "
-                f"filters={filters}, base_width={base_width}, groups={self.groups}."
+                f"Res2NetBottleneck width int(filters * base_width / 64) * cardinality must be >= 1, got "
+                f"filters={filters}, base_width={base_width}, cardinality={self.cardinality}."
             )
-        self.scale = scale
 
     @property
     def width(self):
         """Channels of one scale group."""
-        return bottleneck_width(self.filters, self.base_width, self.groups)
+        return inner_width(self.filters, self.base_width, self.cardinality)
 
     def build(self, input_shape):
         # timm's `is_first`: a strided block, or one whose shortcut is a projection.
@@ -171,7 +158,8 @@ class Res2NetBottleneck(ResidualBlock):
 
     def conv_specs(self):
         split = HierarchicalSplit(
-            self.scale, self.strides, self.groups, self.split_type, self.activation, name=self.sublayer_name("split")
+            self.scale, self.strides, self.cardinality, self.split_type, self.activation,
+            name=self.sublayer_name("split"),
         )
         return [(1, self.width * self.scale, 1, 1), split, (1, self.out_channels, 1, 1)]
 

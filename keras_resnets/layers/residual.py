@@ -10,10 +10,14 @@ He et al. 2016, Fig. 4:
   (e) full preact         BN-ReLU-conv-BN-ReLU-conv, add           (ResNet v2)
 
 In (d) and (e) a projection shortcut takes the pre-activated input and has no BatchNorm of its own.
-Grouped convs (ResNeXt), attention (SE) and dropout between convs (Wide ResNet) are constructor arguments.
+Grouped convs (ResNeXt's cardinality), attention (SE) and dropout between convs (Wide ResNet) are constructor
+arguments. `PLACEMENT_TABLE` below is the figure as data; `ResidualBlock` only walks it.
 """
 
+import dataclasses
+
 from keras_resnets.backend import keras
+from keras_resnets.checks import check_choice, check_positive_int, check_rate
 from keras_resnets.layers.attention import make_attention
 from keras_resnets.layers.base import (
     CompositeLayer,
@@ -33,13 +37,48 @@ PLACEMENTS = {
     "d": "ReLU-only pre-activation",
     "e": "full pre-activation: BN-ReLU-conv-BN-ReLU-conv, add",
 }
-PREACT_PLACEMENTS = ("d", "e")
 STRIDE_POSITIONS = ("3x3", "1x1")
 
 
-def bottleneck_width(filters, base_width, groups):
-    """timm's inner width of a bottleneck: `int(filters * base_width / 64) * groups`."""
-    return int(filters * (base_width / 64.0)) * groups
+@dataclasses.dataclass(frozen=True)
+class Placement:
+    """Where BN and ReLU sit in a unit, as names of sublayers: "bn..." names are BatchNorm, the others the
+    activation. In `inner`, `{i}` is the conv just applied and `{next}` the one that follows; in `last`, `{i}`
+    is the last conv. A unit with a `before` part is a pre-activation unit: its projection shortcut reads the
+    pre-activated input and has no BN of its own."""
+
+    before: tuple  # before the first conv
+    inner: tuple  # after each conv but the last
+    last: tuple  # after the last conv, before the addition
+    after_add: tuple  # after the addition
+    zero_init: str  # what `zero_init_last` starts at zero: the last BN's gamma, or the last conv's kernel
+    network_end: tuple  # what a network of these units adds after its last one (before pooling)
+
+    @property
+    def preact(self):
+        return bool(self.before)
+
+    @property
+    def normalizes_input(self):
+        """Whether the unit starts with BN, so that what precedes it (a stem) can end with a bare conv."""
+        return any(name.startswith("bn") for name in self.before)
+
+
+# He et al. 2016, Fig. 4, one unit per line.
+_BN_ACT, _BN_ACT_NEXT, _FINAL_BN_ACT = ("bn{i}", "act{i}"), ("bn{next}", "act{next}"), ("final_bn", "final_act")
+PLACEMENT_TABLE = {
+    #              before 1st conv   after inner conv  after last conv  after the addition    zero-init  network end
+    "a": Placement((),               _BN_ACT,          ("bn{i}",),      ("out_act",),         "bn",   ()),
+    "b": Placement((),               _BN_ACT,          (),              ("out_bn", "out_act"), None,  ()),
+    "c": Placement((),               _BN_ACT,          _BN_ACT,         (),                   "bn",   ()),
+    "d": Placement(("preact",),      _BN_ACT,          ("bn{i}",),      (),                   "bn",   ("final_act",)),
+    "e": Placement(("bn1", "act1"),  _BN_ACT_NEXT,     (),              (),                   "conv", _FINAL_BN_ACT),
+}
+
+
+def inner_width(filters, base_width, cardinality):
+    """timm's width of a bottleneck's 3x3 conv(s): `int(filters * base_width / 64) * cardinality`."""
+    return int(filters * (base_width / 64.0)) * cardinality
 
 
 def validate_placement(placement):
@@ -47,6 +86,26 @@ def validate_placement(placement):
         allowed = "; ".join(f"'{key}' ({text})" for key, text in PLACEMENTS.items())
         raise ValueError(f"Unknown unit placement {placement!r}; allowed: {allowed}.")
     return placement
+
+
+def check_drop_path(drop_path_rate, has_shortcut, where):
+    """Stochastic depth drops the residual branch and keeps the shortcut: without a shortcut it would drop the
+    whole signal, so a rate > 0 there is an error rather than a silently different model."""
+    check_rate("drop_path_rate", drop_path_rate)
+    if drop_path_rate and not has_shortcut:
+        raise ValueError(
+            f"drop_path_rate needs a shortcut: {where} has none (shortcut=None, a plain net, or a block that "
+            "changes its shape without a projection), so dropping its residual branch would drop the whole "
+            "signal. Use dropout_rate instead, or drop_path_rate=0."
+        )
+    return drop_path_rate
+
+
+def norm_or_activation(name, activation_name, zero_gamma=False):
+    """The BatchNorm or activation layer a `Placement` names."""
+    if name.split("_")[-1].startswith("bn"):
+        return batch_norm(name, zero_gamma=zero_gamma)
+    return activation(activation_name, name)
 
 
 class ResidualBlock(CompositeLayer):
@@ -60,7 +119,7 @@ class ResidualBlock(CompositeLayer):
         strides=1,
         placement="a",
         shortcut="B",
-        groups=1,
+        cardinality=1,
         base_width=64,
         attention=None,
         dropout_rate=0.0,
@@ -70,28 +129,16 @@ class ResidualBlock(CompositeLayer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if int(filters) < 1:
-            raise ValueError(f"{type(self).__name__} filters must be >= 1, got {filters}.")
-        if int(strides) < 1:
-            raise ValueError(f"{type(self).__name__} strides must be >= 1, got {strides}.")
-        if int(groups) < 1:
-            raise ValueError(f"{type(self).__name__} groups (cardinality) must be >= 1, got {groups}.")
-        if not 0.0 <= dropout_rate < 1.0:
-            raise ValueError(f"dropout_rate must be in [0, 1), got {dropout_rate}.")
-        if not 0.0 <= drop_path_rate < 1.0:
-            raise ValueError(f"drop_path_rate must be in [0, 1), got {drop_path_rate}.")
-        if drop_path_rate and shortcut is None:
-            raise ValueError("drop_path_rate needs a shortcut: in a unit without one (shortcut=None, a plain net) "
-                             "dropping the residual branch drops the whole signal. Use dropout_rate instead.")
-        self.filters = int(filters)
-        self.strides = int(strides)
+        kind = type(self).__name__
+        self.filters = check_positive_int(f"{kind} filters", filters)
+        self.strides = check_positive_int(f"{kind} strides", strides)
+        self.cardinality = check_positive_int(f"{kind} cardinality", cardinality)
         self.placement = validate_placement(placement)
         self.shortcut = validate_shortcut(shortcut)
-        self.groups = int(groups)
         self.base_width = base_width
         self.attention = attention
-        self.dropout_rate = dropout_rate
-        self.drop_path_rate = drop_path_rate
+        self.dropout_rate = check_rate("dropout_rate", dropout_rate)
+        self.drop_path_rate = check_drop_path(drop_path_rate, shortcut is not None, f"the {kind} {self.name!r}")
         self.zero_init_last = zero_init_last
         self.activation = activation
 
@@ -103,37 +150,30 @@ class ResidualBlock(CompositeLayer):
         """[(kernel_size, filters, strides, groups) or a ready layer, ...] of the residual branch."""
         raise NotImplementedError
 
+    def _placed(self, names, **numbers):
+        return [norm_or_activation(self.sublayer_name(name.format(**numbers)), self.activation) for name in names]
+
     def build(self, input_shape):
         in_channels = input_shape[-1]
         name = self.sublayer_name
-        preact = self.placement in PREACT_PLACEMENTS
-        self.preact_layers = []
-        if self.placement == "d":
-            self.preact_layers = [activation(self.activation, name("preact"))]
-        elif self.placement == "e":
-            self.preact_layers = [batch_norm(name("bn1")), activation(self.activation, name("act1"))]
-        self.residual_layers = self._residual_branch()
+        table = PLACEMENT_TABLE[self.placement]
+        self.preact_layers = self._placed(table.before)
+        self.residual_layers = self._residual_branch(table)
         self.shortcut_layers = None
         if self.shortcut is not None:
             self.shortcut_layers = shortcut_layers(
-                self.shortcut, in_channels, self.out_channels, self.strides, name("shortcut"), norm=not preact
+                self.shortcut, in_channels, self.out_channels, self.strides, name("shortcut"), norm=not table.preact
             )
             self.merge = keras.layers.Add(name=name("add"))
-        self.post_layers = []
-        if self.placement == "a":
-            self.post_layers = [activation(self.activation, name("out_act"))]
-        elif self.placement == "b":
-            self.post_layers = [batch_norm(name("out_bn")), activation(self.activation, name("out_act"))]
+        self.post_layers = self._placed(table.after_add)
         self.built = True
 
-    def _residual_branch(self):
+    def _residual_branch(self, table):
         name = self.sublayer_name
         specs = self.conv_specs()
         layers = []
         for index, spec in enumerate(specs, start=1):
             last = index == len(specs)
-            if self.placement == "e" and index > 1:
-                layers += [batch_norm(name(f"bn{index}")), activation(self.activation, name(f"act{index}"))]
             if index == 2 and self.dropout_rate > 0.0:
                 # Wide ResNet: dropout right before the second conv (Zagoruyko & Komodakis 2016).
                 layers.append(keras.layers.Dropout(self.dropout_rate, name=name("dropout")))
@@ -142,15 +182,12 @@ class ResidualBlock(CompositeLayer):
                 layers.append(spec)
                 continue
             kernel_size, filters, strides, groups = spec
-            if self.placement == "e":
-                zero_init = last and self.zero_init_last
-                layers += conv2d(filters, kernel_size, name(f"conv{index}"), strides, groups, zero_init=zero_init)
-                continue
-            layers += conv2d(filters, kernel_size, name(f"conv{index}"), strides, groups)
-            if not (last and self.placement == "b"):
-                layers.append(batch_norm(name(f"bn{index}"), zero_gamma=last and self.zero_init_last))
-            if not last or self.placement == "c":
-                layers.append(activation(self.activation, name(f"act{index}")))
+            zero_kernel = last and self.zero_init_last and table.zero_init == "conv"
+            layers += conv2d(filters, kernel_size, name(f"conv{index}"), strides, groups, zero_init=zero_kernel)
+            for placed in table.last if last else table.inner:
+                zero_gamma = last and self.zero_init_last and table.zero_init == "bn"
+                layers.append(norm_or_activation(name(placed.format(i=index, next=index + 1)), self.activation,
+                                                 zero_gamma=zero_gamma))
         attention = make_attention(self.attention, name("se"))
         if attention is not None:
             layers.append(attention)
@@ -183,7 +220,7 @@ class ResidualBlock(CompositeLayer):
             "strides": self.strides,
             "placement": self.placement,
             "shortcut": self.shortcut,
-            "groups": self.groups,
+            "cardinality": self.cardinality,
             "base_width": self.base_width,
             "attention": self.attention,
             "dropout_rate": self.dropout_rate,
@@ -199,8 +236,8 @@ class BasicBlock(ResidualBlock):
 
     def __init__(self, filters, strides=1, **kwargs):
         super().__init__(filters, strides, **kwargs)
-        if self.groups != 1 or self.base_width != 64:
-            raise ValueError("BasicBlock supports only groups=1 and base_width=64; use Bottleneck for ResNeXt.")
+        if self.cardinality != 1 or self.base_width != 64:
+            raise ValueError("BasicBlock supports only cardinality=1 and base_width=64; use Bottleneck for ResNeXt.")
 
     def conv_specs(self):
         return [(3, self.filters, self.strides, 1), (3, self.filters, 1, 1)]
@@ -212,36 +249,32 @@ class Bottleneck(ResidualBlock):
 
     `stride_in="3x3"` strides the 3x3 conv (timm/torchvision "v1.5", default); `"1x1"` strides the first
     1x1 conv as in the 2015 paper and keras.applications. The inner width is
-    `int(filters * base_width / 64) * groups`, so ResNeXt-50 32x4d is `filters=64, groups=32, base_width=4`.
+    `int(filters * base_width / 64) * cardinality`, so ResNeXt-50 32x4d is `filters=64, cardinality=32,
+    base_width=4`; `width` sets it directly.
     """
 
     def __init__(self, filters, strides=1, expansion=4, stride_in="3x3", width=None, **kwargs):
         super().__init__(filters, strides, **kwargs)
-        if stride_in not in STRIDE_POSITIONS:
-            raise ValueError(f"Unknown stride_in {stride_in!r}; allowed: {STRIDE_POSITIONS}.")
-        if int(expansion) < 1:
-            raise ValueError(f"Bottleneck expansion must be >= 1, got {expansion}.")
-        if width is not None and (int(width) < 1 or int(width) % self.groups):
+        self.stride_in = check_choice("stride_in", stride_in, STRIDE_POSITIONS)
+        self.expansion = check_positive_int("Bottleneck expansion", expansion)
+        if width is not None and (check_positive_int("Bottleneck width", width) % self.cardinality):
             raise ValueError(
-                f"Bottleneck width must be a positive multiple of the cardinality (groups={self.groups}), "
-                f"got width={width}."
+                f"Bottleneck width must be a positive multiple of cardinality={self.cardinality}, got width={width}."
             )
-        self.expansion = int(expansion)
-        self.stride_in = stride_in
-        self.explicit_width = None if width is None else int(width)
+        self.explicit_width = width
 
     @property
     def width(self):
-        """The inner (3x3) width: explicit, or `int(filters * base_width / 64) * groups` as in timm."""
+        """The inner (3x3) width: explicit, or `int(filters * base_width / 64) * cardinality` as in timm."""
         if self.explicit_width is not None:
             return self.explicit_width
-        return bottleneck_width(self.filters, self.base_width, self.groups)
+        return inner_width(self.filters, self.base_width, self.cardinality)
 
     def conv_specs(self):
         strides_1x1, strides_3x3 = (self.strides, 1) if self.stride_in == "1x1" else (1, self.strides)
         return [
             (1, self.width, strides_1x1, 1),
-            (3, self.width, strides_3x3, self.groups),
+            (3, self.width, strides_3x3, self.cardinality),
             (1, self.out_channels, 1, 1),
         ]
 

@@ -5,6 +5,7 @@ linear 1x1 projection, BN. The residual is added to the first `in_channels` outp
 """
 
 from keras_resnets.backend import keras
+from keras_resnets.checks import check_choice, check_positive_int, check_range, check_rate
 from keras_resnets.layers.attention import SqueezeExcite, make_divisible
 from keras_resnets.layers.base import (
     CompositeLayer,
@@ -16,6 +17,7 @@ from keras_resnets.layers.base import (
     register,
 )
 from keras_resnets.layers.primitives import DropPath, SubsampleZeroPad
+from keras_resnets.layers.residual import check_drop_path
 
 
 def conv_bn_act(filters, kernel_size, name, strides=1, act=None):
@@ -47,26 +49,14 @@ class LinearBottleneck(CompositeLayer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if int(filters) < 1:
-            raise ValueError(f"LinearBottleneck filters must be >= 1, got {filters}.")
-        if int(strides) not in (1, 2):
-            raise ValueError(f"LinearBottleneck strides must be 1 or 2, got {strides}.")
-        if expansion < 1:
-            raise ValueError(f"LinearBottleneck expansion must be >= 1, got {expansion}.")
-        if not 0.0 <= se_ratio <= 1.0:
-            raise ValueError(f"LinearBottleneck se_ratio must be in [0, 1] (0: no SE), got {se_ratio}.")
-        if int(ch_div) < 1:
-            raise ValueError(f"LinearBottleneck ch_div must be >= 1, got {ch_div}.")
-        if not 0.0 <= drop_path_rate < 1.0:
-            raise ValueError(f"drop_path_rate must be in [0, 1), got {drop_path_rate}.")
-        self.filters = int(filters)
-        self.strides = int(strides)
-        self.expansion = expansion
-        self.se_ratio = se_ratio
-        self.ch_div = int(ch_div)
+        self.filters = check_positive_int("LinearBottleneck filters", filters)
+        self.strides = check_choice("LinearBottleneck strides", strides, (1, 2))
+        self.expansion = check_range("LinearBottleneck expansion", expansion, "[1, inf)")
+        self.se_ratio = check_range("LinearBottleneck se_ratio", se_ratio, "[0, 1]")  # 0: no SE
+        self.ch_div = check_positive_int("LinearBottleneck ch_div", ch_div)
         self.activation = activation
         self.dw_activation = dw_activation
-        self.drop_path_rate = drop_path_rate
+        self.drop_path_rate = check_rate("drop_path_rate", drop_path_rate)
 
     def build(self, input_shape):
         in_channels = input_shape[-1]
@@ -83,13 +73,19 @@ class LinearBottleneck(CompositeLayer):
         self.branch_layers.append(activation(self.dw_activation, name("dw_act")))
         self.branch_layers += conv_bn_act(self.filters, 1, name("pwl"))
         self.shortcut_layers = None
-        if self.strides == 1 and in_channels <= self.filters:
+        check_drop_path(self.drop_path_rate, self.has_shortcut(in_channels), f"the LinearBottleneck {self.name!r}")
+        if self.has_shortcut(in_channels):
             if self.drop_path_rate > 0.0:
                 self.branch_layers.append(DropPath(self.drop_path_rate, name=name("drop_path")))
             extra = self.filters - in_channels
             self.shortcut_layers = [SubsampleZeroPad(1, extra, name=name("shortcut_pad"))] if extra else []
             self.merge = keras.layers.Add(name=name("add"))
         self.built = True
+
+    def has_shortcut(self, in_channels):
+        """timm's `use_shortcut`: the residual is added only where the block keeps the resolution and does not
+        reduce the channels."""
+        return self.strides == 1 and in_channels <= self.filters
 
     def call(self, inputs):
         x = apply_sequence(self.branch_layers, inputs)

@@ -1,6 +1,7 @@
 """Network stems: the convolutions before the first residual stage."""
 
 from keras_resnets.backend import keras
+from keras_resnets.checks import check_positive_int
 from keras_resnets.layers.base import CompositeLayer, activation, apply_sequence, batch_norm, conv2d, register
 from keras_resnets.layers.primitives import SymmetricPadding2D
 
@@ -15,18 +16,18 @@ STEM_TYPES = {
 class Stem(CompositeLayer):
     """The stem's convolutions, each followed by BN and activation; `preact=True` leaves the last one bare.
 
-    `width` is the output channel count; the deep stem's inner convs have `width // 2` channels. The
+    `channels` is the output channel count; the deep stem's inner convs have `channels // 2`. The
     ImageNet stems' 3x3/2 max-pool is a separate layer (`stem_pool`) so that the stride-2 features stay
     reachable.
     """
 
-    def __init__(self, kind="imagenet", width=64, preact=False, activation="relu", **kwargs):
+    def __init__(self, kind="imagenet", channels=64, preact=False, activation="relu", **kwargs):
         super().__init__(**kwargs)
         if kind not in STEM_TYPES:
             allowed = "; ".join(f"'{key}' ({text})" for key, text in STEM_TYPES.items())
             raise ValueError(f"Unknown stem type {kind!r}; allowed: {allowed}.")
         self.kind = kind
-        self.width = int(width)
+        self.channels = check_positive_int("stem channels", channels)
         self.preact = preact
         self.activation = activation
 
@@ -37,11 +38,11 @@ class Stem(CompositeLayer):
     def build(self, input_shape):
         name = self.sublayer_name
         if self.kind == "deep":
-            convs = [(3, self.width // 2, 2), (3, self.width // 2, 1), (3, self.width, 1)]
+            convs = [(3, self.channels // 2, 2), (3, self.channels // 2, 1), (3, self.channels, 1)]
         elif self.kind == "imagenet":
-            convs = [(7, self.width, 2)]
+            convs = [(7, self.channels, 2)]
         else:
-            convs = [(3, self.width, 1)]
+            convs = [(3, self.channels, 1)]
         self.stem_layers = []
         for index, (kernel_size, filters, strides) in enumerate(convs, start=1):
             suffix = str(index) if len(convs) > 1 else ""
@@ -61,7 +62,7 @@ class Stem(CompositeLayer):
         return {
             **super().get_config(),
             "kind": self.kind,
-            "width": self.width,
+            "channels": self.channels,
             "preact": self.preact,
             "activation": self.activation,
         }

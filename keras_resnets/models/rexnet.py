@@ -9,16 +9,11 @@ import math
 import re
 
 from keras_resnets.backend import keras
-from keras_resnets.checks import is_number
+from keras_resnets.checks import check_positive_int, check_range, check_rate
 from keras_resnets.layers.attention import make_divisible
 from keras_resnets.layers.base import apply_sequence
 from keras_resnets.layers.rexnet import LinearBottleneck, conv_bn_act
-from keras_resnets.models.common import (
-    classification_head,
-    finish_model,
-    model_inputs,
-    validate_head_arguments,
-)
+from keras_resnets.models.common import application_builder
 from keras_resnets.models.registry import register_model
 
 # The six stages of the official code: blocks and stride of each at depth 1.0.
@@ -26,12 +21,14 @@ STAGE_BLOCKS = (1, 2, 2, 3, 3, 5)
 STAGE_STRIDES = (1, 2, 2, 2, 1, 2)
 
 
-def _is_activation(name):
+def _check_activation(name):
     try:
-        keras.activations.get(name)
+        known = isinstance(name, str) and keras.activations.get(name) is not None
     except ValueError:
-        return False
-    return isinstance(name, str)
+        known = False
+    if not known:
+        raise ValueError(f"activation must be a Keras activation name such as 'silu' or 'relu6', got {name!r}.")
+    return name
 
 
 def rexnet_blocks(width_mult, depth_mult, initial_chs, final_chs, se_ratio, ch_div):
@@ -55,31 +52,7 @@ def rexnet_blocks(width_mult, depth_mult, initial_chs, final_chs, se_ratio, ch_d
     return blocks
 
 
-def _validate(width_mult, depth_mult, se_ratio, ch_div, initial_chs, final_chs, head_dropout_rate, drop_path_rate,
-              activation):
-    checks = [
-        (_is_activation(activation), f"activation must be a Keras activation name such as 'silu' or 'relu6', "
-                                     f"got {activation!r}."),
-        (is_number(width_mult) and width_mult > 0, f"width_mult must be a number > 0, got {width_mult!r}."),
-        (is_number(depth_mult) and depth_mult > 0, f"depth_mult must be a number > 0, got {depth_mult!r}."),
-        (is_number(se_ratio) and 0 <= se_ratio <= 1, f"se_ratio must be in [0, 1] (0: no SE), got {se_ratio!r}."),
-        (isinstance(ch_div, int) and ch_div >= 1, f"ch_div must be an integer >= 1, got {ch_div!r}."),
-        (is_number(initial_chs) and initial_chs >= 1, f"initial_chs must be a number >= 1, got {initial_chs!r}."),
-        (is_number(final_chs) and final_chs >= 0, f"final_chs must be a number >= 0, got {final_chs!r}."),
-        (
-            is_number(head_dropout_rate) and 0 <= head_dropout_rate < 1,
-            f"head_dropout_rate must be in [0, 1), got {head_dropout_rate!r}.",
-        ),
-        (
-            is_number(drop_path_rate) and 0 <= drop_path_rate < 1,
-            f"drop_path_rate must be in [0, 1), got {drop_path_rate!r}.",
-        ),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise ValueError(message)
-
-
+@application_builder(head_dropout_rate=0.2, name="rexnet")
 def ReXNet(
     width_mult=1.0,
     depth_mult=1.0,
@@ -88,37 +61,38 @@ def ReXNet(
     activation="silu",
     initial_chs=16,
     final_chs=180,
-    head_dropout_rate=0.2,
+    *,
     drop_path_rate=0.0,
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    features_only=False,
-    name="rexnet",
+    app,
 ):
     """ReXNet-`width_mult` (timm `RexNet`; `ch_div=8` gives timm's rounded `rexnetr_*` variants).
 
     `activation` is the nonlinearity of the stem, the expansion convs and the head (timm's `act_layer`; the
     depthwise convs keep ReLU6). `weights` takes a Keras weights file or a timm `.safetensors` state dict.
     `features_only=True` returns a backbone whose outputs are the stride-tagged features `STEM_S2`,
-    `STAGE1_S2` ... `STAGE6_S32` (the end of each of the six stages, before the final 1x1 conv).
+    `STAGE1_S2` ... `STAGE6_S32` (the end of each of the six stages, before the final 1x1 conv). The
+    keras.applications arguments are described in `ApplicationArgs` (here `head_dropout_rate` is 0.2).
     """
-    _validate(width_mult, depth_mult, se_ratio, ch_div, initial_chs, final_chs, head_dropout_rate, drop_path_rate,
-              activation)
-    validate_head_arguments(include_top and not features_only, pooling, classes, name)
-    x, source_inputs = model_inputs(input_tensor, input_shape, 224, 32, include_top, name)
+    _check_activation(activation)
+    check_range("width_mult", width_mult, "(0, inf)")
+    check_range("depth_mult", depth_mult, "(0, inf)")
+    check_range("se_ratio", se_ratio, "[0, 1]")  # 0: no SE
+    check_positive_int("ch_div", ch_div)
+    check_range("initial_chs", initial_chs, "[1, inf)")
+    check_range("final_chs", final_chs, "[0, inf)")
+    check_rate("drop_path_rate", drop_path_rate)
+    x, source_inputs = app.inputs(default_size=224, min_size=32)
 
     # The stem keeps 32 channels below width 1.0, like the first block.
     stem_base = 32 / width_mult if width_mult < 1.0 else 32
-    x = apply_sequence(conv_bn_act(make_divisible(round(stem_base * width_mult), ch_div), 3, "stem", 2, activation), x)
+    in_chs = make_divisible(round(stem_base * width_mult), ch_div)
+    x = apply_sequence(conv_bn_act(in_chs, 3, "stem", 2, activation), x)
     stride = 2
     features = {"STEM_S2": x}
     blocks = rexnet_blocks(width_mult, depth_mult, initial_chs, final_chs, se_ratio, ch_div)
     for block_index, (stage, index, filters, expansion, strides, ratio) in enumerate(blocks):
+        # As timm: stochastic depth only where the block has its (partial) residual.
+        has_shortcut = strides == 1 and in_chs <= filters
         x = LinearBottleneck(
             filters,
             strides=strides,
@@ -126,17 +100,16 @@ def ReXNet(
             se_ratio=ratio,
             ch_div=ch_div,
             activation=activation,
-            drop_path_rate=drop_path_rate * block_index / max(len(blocks) - 1, 1),
+            drop_path_rate=drop_path_rate * block_index / max(len(blocks) - 1, 1) if has_shortcut else 0.0,
             name=f"stage{stage}_block{index}",
         )(x)
+        in_chs = filters
         stride *= strides
         features[f"STAGE{stage}_S{stride}"] = x  # the last block of the stage wins
-    mapping = timm_rexnet_mapping(blocks)
-    if features_only:
-        return finish_model(source_inputs, features, name, weights, mapping)
-    x = apply_sequence(conv_bn_act(make_divisible(1280 * width_mult, ch_div), 1, "head", act=activation), x)
-    outputs = classification_head(x, include_top, pooling, classes, classifier_activation, head_dropout_rate)
-    return finish_model(source_inputs, outputs, name, weights, mapping)
+    head = lambda: apply_sequence(  # noqa: E731
+        conv_bn_act(make_divisible(1280 * width_mult, ch_div), 1, "head", act=activation), x
+    )
+    return app.model(source_inputs, features, head, timm_rexnet_mapping(blocks))
 
 
 # ----------------------------------------------------------------------------------------------- timm names
@@ -173,16 +146,9 @@ def timm_rexnet_mapping(blocks):
 
 HAN2021 = "Han et al. 2021, Rethinking Channel Dimensions for Efficient Model Design (ReXNet, arXiv:2007.00992)"
 
-_REXNETS = {
-    # name: (width_mult, params (timm), paper MACs)
-    "rexnet_100": (1.0, 4796873, 0.40e9),
-    "rexnet_130": (1.3, 7557091, 0.66e9),
-    "rexnet_150": (1.5, 9728593, 0.88e9),
-    "rexnet_200": (2.0, 16366620, 1.5e9),
-    "rexnet_300": (3.0, 34708792, None),
-}
-for _name, (_width, _params, _macs) in _REXNETS.items():
-    register_model(
-        _name, ReXNet, dict(width_mult=_width), family="rexnet", paper=HAN2021, dataset="imagenet",
-        params=_params, macs=_macs,
-    )
+_REXNET = dict(family="rexnet", paper=HAN2021, dataset="imagenet")  # parameters: timm; MACs: the paper's
+register_model("rexnet_100", ReXNet, dict(width_mult=1.0), params=4796873, macs=0.40e9, **_REXNET)
+register_model("rexnet_130", ReXNet, dict(width_mult=1.3), params=7557091, macs=0.66e9, **_REXNET)
+register_model("rexnet_150", ReXNet, dict(width_mult=1.5), params=9728593, macs=0.88e9, **_REXNET)
+register_model("rexnet_200", ReXNet, dict(width_mult=2.0), params=16366620, macs=1.5e9, **_REXNET)
+register_model("rexnet_300", ReXNet, dict(width_mult=3.0), params=34708792, **_REXNET)
