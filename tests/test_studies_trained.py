@@ -266,13 +266,14 @@ def stand_in_trainer(monkeypatch):
 
 
 def test_degradation_trains_missing_runs_with_one_recipe_then_reads_them(tmp_path, stand_in_trainer):
-    settings = dict(runs_dir=str(tmp_path / "runs"), dataset="sample", epochs=2,
+    settings = dict(runs_dir=str(tmp_path / "runs"), dataset="sample", epochs=3,
                     models=("resnet56", "plain20", "plain56"))
     studies.run("degradation", str(tmp_path / "out"), **settings)
     assert [c.model for c in stand_in_trainer] == ["plain20", "resnet56", "plain56"]
     for config in stand_in_trainer:
         assert (config.epochs, config.lr_schedule, config.learning_rate, config.momentum, config.weight_decay,
-                config.batch_size, config.seed, config.dataset) == (2, "cosine", 0.1, 0.9, 1e-4, 128, 0, "sample")
+                config.batch_size, config.seed, config.dataset, config.warmup_epochs) == (
+                    3, "cosine", 0.1, 0.9, 1e-4, 128, 0, "sample", 2.0)
         assert (config.train_examples, config.eval_examples) == (10000, 5000)  # the CPU-sized default
     record = json.loads((tmp_path / "out" / "results.json").read_text())["results"]
     assert record["final"]["plain56"]["train_error"] > record["final"]["plain20"]["train_error"]
@@ -284,19 +285,19 @@ def test_degradation_trains_missing_runs_with_one_recipe_then_reads_them(tmp_pat
 
 def test_a_run_of_another_recipe_is_an_error_not_reused(tmp_path, stand_in_trainer):
     runs_dir = str(tmp_path / "runs")
-    studies.run("degradation", str(tmp_path / "out"), runs_dir=runs_dir, dataset="sample", epochs=2,
+    studies.run("degradation", str(tmp_path / "out"), runs_dir=runs_dir, dataset="sample", epochs=3,
                 models=("plain20",))
-    with pytest.raises(StudyError, match=r"plain20' holds a run of another model or recipe: epochs 2 \(study: 3\)"):
-        studies.run("degradation", str(tmp_path / "out"), runs_dir=runs_dir, dataset="sample", epochs=3,
+    with pytest.raises(StudyError, match=r"plain20' holds a run of another model or recipe: epochs 3 \(study: 4\)"):
+        studies.run("degradation", str(tmp_path / "out"), runs_dir=runs_dir, dataset="sample", epochs=4,
                     models=("plain20",))
 
 
 def test_unfinished_runs_are_drawn_as_logged_when_allowed(tmp_path, stand_in_trainer):
     runs_dir = str(tmp_path / "runs")
-    studies.run("degradation", str(tmp_path / "out"), runs_dir=runs_dir, dataset="sample", epochs=2,
+    studies.run("degradation", str(tmp_path / "out"), runs_dir=runs_dir, dataset="sample", epochs=3,
                 models=("plain20",))
     os.remove(os.path.join(runs_dir, "plain20", runs.FINISHED_FILE))
-    studies.run("degradation", str(tmp_path / "out"), runs_dir=runs_dir, dataset="sample", epochs=2,
+    studies.run("degradation", str(tmp_path / "out"), runs_dir=runs_dir, dataset="sample", epochs=3,
                 models=("plain20", "plain56"), allow_unfinished=True)
     record = json.loads((tmp_path / "out" / "results.json").read_text())["results"]
     assert record["run_status"] == {"plain20": "unfinished", "plain56": "missing"}
@@ -304,7 +305,7 @@ def test_unfinished_runs_are_drawn_as_logged_when_allowed(tmp_path, stand_in_tra
 
 
 def test_placement_runs_are_the_registered_net_and_its_placements(tmp_path, stand_in_trainer):
-    studies.run("placement", str(tmp_path / "out"), runs_dir=str(tmp_path / "runs"), dataset="sample", epochs=2,
+    studies.run("placement", str(tmp_path / "out"), runs_dir=str(tmp_path / "runs"), dataset="sample", epochs=3,
                 depth=20, placements=("a", "b", "e"))
     assert [(c.model, c.model_overrides, os.path.basename(c.model_dir)) for c in stand_in_trainer] == [
         ("resnet20", {}, "resnet20"), ("resnet20", {"placement": "b"}, "resnet20_b"),
