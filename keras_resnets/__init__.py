@@ -4,6 +4,8 @@ import keras_resnets.tensorflow_import  # noqa: F401  (first: loads TensorFlow w
 from keras_resnets import data, layers
 from keras_resnets.analysis import count_macs, count_params
 from keras_resnets.graph import flatten
+from keras_resnets.image_transform import preprocess as preprocess_images
+from keras_resnets.image_transform import preprocessing
 from keras_resnets.models import (
     CifarResNeXt,
     CifarResNet,
@@ -21,6 +23,7 @@ from keras_resnets.models import (
     list_models,
     model_info,
 )
+from keras_resnets.pretrained import PretrainedConfig, pretrained_config
 from keras_resnets.weights import load_weights
 
 __version__ = "0.1.0"
@@ -30,6 +33,7 @@ __all__ = [
     "CifarResNet",
     "ModelInfo",
     "PreActResNet",
+    "PretrainedConfig",
     "Res2Net",
     "ResNet",
     "ResNeXt",
@@ -47,4 +51,7 @@ __all__ = [
     "list_models",
     "load_weights",
     "model_info",
+    "preprocess_images",
+    "preprocessing",
+    "pretrained_config",
 ]

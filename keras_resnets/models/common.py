@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 from keras_resnets.backend import keras
 from keras_resnets.checks import check_choice, check_rate
+from keras_resnets.pretrained import checkpoint_id, is_hub_weights, load_pretrained
 from keras_resnets.weights import load_weights
 
 POOLING_MODES = (None, "avg", "max")
@@ -22,7 +23,9 @@ class ApplicationArgs:
     """The keras.applications arguments every builder takes as keywords.
 
     include_top: end with global average pooling and a `classes`-way Dense layer (`predictions`).
-    weights: None (random initialization), a Keras weights file, or a timm `.safetensors` state dict.
+    weights: None (random initialization), a Keras weights file, a timm `.safetensors` state dict, "imagenet"
+        (timm's default ImageNet-1k checkpoint of the registered model `name`, from the Hugging Face hub) or
+        "timm/<model>.<tag>" (a given hub checkpoint); see `keras_resnets.pretrained`.
     input_tensor: a Keras tensor to build the model on, instead of a new `keras.Input`.
     input_shape: (height, width, channels); None gives the registry's size with `include_top`, else (None, None, 3).
     pooling: without the top, None (the last feature map), "avg" or "max" (global pooling).
@@ -52,6 +55,8 @@ class ApplicationArgs:
             )
         check_choice("pooling", self.pooling, POOLING_MODES)
         check_rate("head_dropout_rate", self.head_dropout_rate)
+        if is_hub_weights(self.weights):
+            checkpoint_id(self.weights, self.name)  # a name without published weights fails before building
 
     def inputs(self, default_size, min_size):
         """(input tensor of the graph, source inputs of the model), with `input_shape` validated."""
@@ -78,7 +83,10 @@ class ApplicationArgs:
         `x` may be a function of no arguments that makes the last feature map (a head conv only the head needs)."""
         outputs = features if self.features_only else self.head(x() if callable(x) else x)
         model = keras.Model(source_inputs, outputs, name=self.name)
-        if self.weights is not None:
+        if is_hub_weights(self.weights):
+            load_pretrained(model, self.weights, timm_mapping, include_top=self.include_top and not self.features_only,
+                            classes=self.classes)
+        elif self.weights is not None:
             load_weights(model, self.weights, timm_mapping=timm_mapping)
         return model
 
