@@ -6,6 +6,7 @@ from keras_resnets.analysis import count_macs, count_params
 from keras_resnets.graph import flatten
 from keras_resnets.image_transform import preprocess as preprocess_images
 from keras_resnets.image_transform import preprocessing
+from keras_resnets.labels import decode_predictions
 from keras_resnets.models import (
     CifarResNeXt,
     CifarResNet,
@@ -46,6 +47,7 @@ __all__ = [
     "count_params",
     "create_model",
     "data",
+    "decode_predictions",
     "flatten",
     "layers",
     "list_models",
