@@ -27,14 +27,20 @@ class HubCache:
     def __init__(self, root):
         self.root = root
 
-    def publish(self, repo_id, fixture, config):
-        """Places the fixture's `.safetensors` and `config` as the checkpoint `repo_id`."""
+    def publish(self, repo_id, fixture, config, tensors=None):
+        """Places the fixture's `.safetensors` (or `tensors`, a state dict) and `config` as the checkpoint
+        `repo_id`."""
         repository = self.root / f"models--{repo_id.replace('/', '--')}"
         (repository / "refs").mkdir(parents=True, exist_ok=True)
         (repository / "refs" / "main").write_text(SNAPSHOT)
         snapshot = repository / "snapshots" / SNAPSHOT
         snapshot.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(FIXTURES / f"{fixture}.safetensors", snapshot / "model.safetensors")
+        if tensors is None:
+            shutil.copyfile(FIXTURES / f"{fixture}.safetensors", snapshot / "model.safetensors")
+        else:
+            from safetensors.numpy import save_file
+
+            save_file(tensors, str(snapshot / "model.safetensors"))
         (snapshot / "config.json").write_text(json.dumps(config))
         return snapshot
 

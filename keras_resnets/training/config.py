@@ -64,6 +64,9 @@ class TrainConfig:
     model_dir: str = "runs/default"
     seed: Optional[int] = None
     eval_only: bool = False
+    weights: Optional[str] = None  # start from (or with --eval_only, evaluate): what the builders' `weights` take
+    freeze_backbone: bool = False  # train only the new head (keras_resnets.training.transfer)
+    backbone_learning_rate_multiplier: float = 1.0
     overwrite: bool = False  # start over in a model_dir that holds a finished or interrupted run
     verbose: int = 1
 
@@ -88,6 +91,7 @@ class TrainConfig:
         if not self.model_dir:
             raise ValueError("--model_dir must name a directory; got ''.")
         _check_model_overrides(self.model, self.model_overrides)
+        _check_weights(self)
         return self
 
 
@@ -120,6 +124,7 @@ NUMBER_INTERVALS = {
     "momentum": Interval(0, 1),
     "weight_decay": Interval(0),
     "label_smoothing": Interval(0, 1),
+    "backbone_learning_rate_multiplier": Interval(0),
 }
 VERBOSITY = (0, 1, 2)
 # Settings that say where and how fast a run trains, not what it trains: the starts of one run may differ in them.
@@ -150,6 +155,15 @@ def _check_number(name, value, interval):
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value not in interval:
         raise ValueError(f"--{name} must be {interval}; got {value!r}.")
+
+
+def _check_weights(config):
+    from keras_resnets.pretrained import checkpoint_id, is_hub_weights
+
+    if (config.freeze_backbone or config.backbone_learning_rate_multiplier != 1.0) and config.weights is None:
+        raise ValueError("--freeze_backbone and --backbone_learning_rate_multiplier need --weights to start from.")
+    if is_hub_weights(config.weights):
+        checkpoint_id(config.weights, config.model)  # a model without published weights fails before any data
 
 
 def _check_model_overrides(model, overrides):

@@ -44,7 +44,12 @@ HELP = {
     "jit_compile": "Compile the training step with XLA.",
     "model_dir": "Where logs, backups, the final model and metrics go.",
     "seed": "Random seed for weights, data order and augmentation.",
-    "eval_only": "Only evaluate the model saved in --model_dir.",
+    "eval_only": "Only evaluate the model saved in --model_dir, or with --weights that pretrained model "
+                 "(top-1 and top-5 in --model_dir/metrics.json).",
+    "weights": "Start from these weights: imagenet, timm/<model>.<tag> or a weights file; a checkpoint with "
+               "another class count gives its backbone and a new head for the dataset's classes.",
+    "freeze_backbone": "Train only the new head; the backbone, BatchNorm included, stays as --weights has it.",
+    "backbone_learning_rate_multiplier": "The backbone's learning rate relative to the head's (fine-tuning).",
     "validate_data": "Check labels, images and records before training: auto (TFRecords and folders up to "
                      "100,000 examples), always, or never.",
     "overwrite": "Start over in a --model_dir that holds a finished or interrupted run (deletes that run).",

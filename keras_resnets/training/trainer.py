@@ -11,15 +11,16 @@ import tensorflow as tf
 
 from keras_resnets.backend import keras
 from keras_resnets.data import input_pipeline
-from keras_resnets.models.registry import create_model
 from keras_resnets.training import run_dir
 from keras_resnets.training.backup import latest_backup, restore
 from keras_resnets.training.callbacks import DivergenceGuard, StopAtStep, Throughput
 from keras_resnets.training.config import DATA_CHECKS, resolve_recipe
 from keras_resnets.training.journal import Journal
-from keras_resnets.training.optimizer import KernelDecaySGD
 from keras_resnets.training.schedules import CosineWithWarmup, PiecewiseWithWarmup
 from keras_resnets.training.strategy import create_strategy, per_replica_batch, split_cpu
+from keras_resnets.training.transfer import (
+    build_model, check_evaluable, optimizer_arguments, pipeline_overrides, prepare_backbone,
+)
 
 
 class TrainingDivergedError(RuntimeError):
@@ -39,8 +40,8 @@ def _distribution_options():
 
 def _pipeline_arguments(config):
     recipe = resolve_recipe(config.recipe, config.model)
-    return dict(recipe=recipe, image_size=config.image_size, data_dir=config.data_dir, seed=config.seed,
-                validate=DATA_CHECKS[config.validate_data])
+    return {**dict(recipe=recipe, image_size=config.image_size, data_dir=config.data_dir, seed=config.seed,
+                   validate=DATA_CHECKS[config.validate_data]), **pipeline_overrides(config)}
 
 
 def _training_data(config, start_step):
@@ -66,14 +67,15 @@ def _training_data(config, start_step):
     return stream_at, info, examples // config.batch_size
 
 
-def _evaluation_data(config):
+def _evaluation_data(config, with_info=False):
     evaluation, info = input_pipeline(config.dataset, config.eval_split, config.batch_size, training=False,
                                       take=config.eval_examples, **_pipeline_arguments(config))
     examples = (info.num_examples or {}).get(config.eval_split)
     if examples:
         # Keras warns "Your input ran out of data" at the end of each pass over data of unknown length.
         evaluation = evaluation.apply(tf.data.experimental.assert_cardinality(math.ceil(examples / config.batch_size)))
-    return evaluation.map(_one_hot(info.num_classes)).with_options(_distribution_options())
+    evaluation = evaluation.map(_one_hot(info.num_classes)).with_options(_distribution_options())
+    return (evaluation, info) if with_info else evaluation
 
 
 def _schedule(config, steps_per_epoch, total_steps):
@@ -92,16 +94,18 @@ def _schedule(config, steps_per_epoch, total_steps):
 
 def _build(config, info, strategy):
     with strategy.scope():
-        image_size = config.image_size or (info.image_size[0] if info.image_size else None)
+        image_size = pipeline_overrides(config).get("image_size") or config.image_size or \
+            (info.image_size[0] if info.image_size else None)
         input_shape = (image_size, image_size, 3) if image_size else None
-        overrides = {"input_shape": input_shape, **config.model_overrides}
-        model = create_model(config.model, classes=info.num_classes, classifier_activation=None, **overrides)
-        return model
+        model = build_model(config, info.num_classes, input_shape)
+        return prepare_backbone(model, config.freeze_backbone) if config.weights is not None else model
 
 
 def _compile(model, config, schedule, classes):
-    optimizer = KernelDecaySGD(
-        l2=config.weight_decay, learning_rate=schedule, momentum=config.momentum, nesterov=config.nesterov
+    sgd, arguments = optimizer_arguments(config)
+    optimizer = sgd(
+        l2=config.weight_decay, learning_rate=schedule, momentum=config.momentum, nesterov=config.nesterov,
+        **arguments,
     )
     metrics = [keras.metrics.CategoricalAccuracy(name="accuracy")]
     if classes > 5:
@@ -232,6 +236,8 @@ def evaluate(config, model_path=None):
     """Evaluates a saved model (default: model_dir/model.keras) on the eval split; writes eval.json."""
     config.validate()
     _prepare_process(config)
+    if config.weights is not None and model_path is None:
+        return evaluate_pretrained(config)
     path = model_path or os.path.join(config.model_dir, "model.keras")
     if not os.path.isfile(path):
         raise ValueError(f"No saved model at {path!r}: train first, or pass the path of a .keras file.")
@@ -241,5 +247,23 @@ def evaluate(config, model_path=None):
         model = keras.saving.load_model(path)
     results = model.evaluate(evaluation, verbose=config.verbose, return_dict=True)
     with open(os.path.join(os.path.dirname(path), "eval.json"), "w") as file:
+        json.dump(results, file, indent=2)
+    return results
+
+
+def evaluate_pretrained(config):
+    """Evaluates the model `config.weights` gives, with its own classifier, on the eval split; writes top-1 and
+    top-5 accuracy to model_dir/metrics.json."""
+    strategy = create_strategy(config.strategy, config.tpu)
+    evaluation, info = _evaluation_data(config, with_info=True)
+    check_evaluable(config, info.num_classes)
+    model = _build(config, info, strategy)
+    with strategy.scope():
+        _compile(model, config, config.learning_rate, info.num_classes)
+    results = model.evaluate(evaluation, verbose=config.verbose, return_dict=True)
+    results = {"model": config.model, "weights": config.weights, "dataset": config.dataset,
+               "top1": float(results["accuracy"]), "top5": results.get("top5"), "loss": float(results["loss"])}
+    os.makedirs(config.model_dir, exist_ok=True)
+    with open(os.path.join(config.model_dir, "metrics.json"), "w") as file:
         json.dump(results, file, indent=2)
     return results
