@@ -40,3 +40,11 @@ def decode_predictions(probabilities, top=5):
                          f"got shape {probabilities.shape}.")
     classes = imagenet_classes()
     return [[(*classes[index], score) for index, score in row] for row in top_k(probabilities, top)]
+
+
+def write_imagenet_labels(path):
+    """Writes the 1,000 ImageNet class names, one per line in class-index order (the labels file MediaPipe's
+    metadata writer, tflite/mediapipe/add_metadata.py, takes)."""
+    with open(path, "w", encoding="utf-8") as file:
+        file.write("".join(f"{name}\n" for _, name in imagenet_classes()))
+    return path

@@ -218,3 +218,14 @@ def _backbone_tensors(model, state_dict, mapping, classifier):
     prefixes = {mapping(layer.name) for layer in flatten(model).layers if layer.weights}
     return {key: value for key, value in state_dict.items()
             if key.rsplit(".", 1)[0] in prefixes and not key.startswith(f"{classifier}.")}
+
+
+def pretrained_model(model_name, weights, input_size=None):
+    """The registered model `model_name` with `weights` (anything the builders take), built at `input_size`
+    (default: a hub checkpoint's own resolution, else the registry's), returning probabilities."""
+    from keras_resnets.models.registry import create_model
+
+    if input_size is None and is_hub_weights(weights):
+        input_size = pretrained_config(model_name, weights).input_size[0]
+    shape = {"input_shape": (input_size, input_size, 3)} if input_size else {}
+    return create_model(model_name, weights=weights, **shape)

@@ -91,7 +91,7 @@ def test_outputs_list_every_rank_and_failure(sample_folder, tmp_path):
     assert written["failures"][0]["path"] == str(broken)
 
 
-def test_the_app_classifies_and_reports_user_errors_in_one_line(sample_folder, tmp_path):
+def test_the_apps_classify_and_report_user_errors_in_one_line(sample_folder, tmp_path):
     folder, _, _ = sample_folder
     few = tmp_path / "few"
     few.mkdir()
@@ -107,11 +107,17 @@ def test_the_app_classifies_and_reports_user_errors_in_one_line(sample_folder, t
         ([f"--model={model}", f"--images={few}", "--output=out.txt"], "--output must end in .csv or .json"),
         ([f"--model={tmp_path}/missing.tflite", f"--images={few}"], "Cannot read the TFLite model"),
     ]
-    (tmp_path / "cases.json").write_text(json.dumps({"apps/predict.py": [argv for argv, _ in cases]}))
+    # tflite/convert.py takes the same --weights.
+    convert_cases = [(["--model=resnet200", "--weights=imagenet"], "timm publishes no ImageNet weights for"),
+                     (["--model=resnet50", "--weights=timm/resnet50.bogus"], "timm publishes no checkpoint")]
+    (tmp_path / "cases.json").write_text(json.dumps({"apps/predict.py": [argv for argv, _ in cases],
+                                                     "tflite/convert.py": [argv for argv, _ in convert_cases]}))
+    cases += convert_cases
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
     subprocess.run([sys.executable, str(ROOT / "tests" / "cli_user_errors.py"), str(tmp_path / "cases.json"),
                     str(tmp_path / "results.json")], cwd=tmp_path, env=env, check=True, timeout=600)
     results = json.loads((tmp_path / "results.json").read_text())
+    assert len(results) == len(cases)
     for (_, argv, status, output), (_, message) in zip(results, cases):
         assert status == 2 and "Traceback" not in output and message in output, f"{argv}:\n{output}"
     first_output = results[0][3]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import keras_resnets
-from keras_resnets.labels import imagenet_classes, top_k
+from keras_resnets.labels import imagenet_classes, top_k, write_imagenet_labels
 
 
 def test_the_1000_classes_are_in_class_index_order():
@@ -30,3 +30,9 @@ def test_top_k_of_any_classifier_and_bad_shapes():
     assert top_k([[0.1, 0.7, 0.2]], 2) == [[(1, pytest.approx(0.7)), (2, pytest.approx(0.2))]]
     with pytest.raises(ValueError, match=r"ImageNet-1k scores of shape \[batch, 1000\]; got shape \(1, 10\)"):
         keras_resnets.decode_predictions(np.zeros((1, 10)))
+
+
+def test_labels_file_for_mediapipe_metadata(tmp_path):
+    write_imagenet_labels(tmp_path / "labels.txt")
+    lines = (tmp_path / "labels.txt").read_text().splitlines()
+    assert len(lines) == 1000 and lines[207] == "golden retriever" and lines[-1] == "toilet tissue"

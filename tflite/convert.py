@@ -3,9 +3,12 @@
     python tflite/convert.py --model=resnet20 --modes=float32,int8 --io_type=uint8 --preprocessing=cifar10 \
         --source=tfrecord:/path/to/cifar10 --output_dir=/tmp/tflite
     python tflite/convert.py --model=runs/cifar10_resnet20/model.keras --modes=int8 --source=sample
+    python tflite/convert.py --model=resnet50 --weights=imagenet --modes=int8 --io_type=uint8 \
+        --preprocessing=imagenet --source=folder:/path/to/images --output_dir=/tmp/tflite
 
 Writes <name>_<mode>.tflite and <name>_report.json / .md (size, error against Keras, top-1 agreement and
-accuracy, input quantization, GPU-delegate compatibility of the ops) to --output_dir.
+accuracy, input quantization, GPU-delegate compatibility of the ops) to --output_dir. An ImageNet model also gets
+<name>_labels.txt, the 1,000 class names for tflite/mediapipe/add_metadata.py --labels.
 """
 
 import os
@@ -17,6 +20,8 @@ from absl import flags  # noqa: E402
 from keras_resnets import cli  # noqa: E402
 
 flags.DEFINE_string("model", None, "Registry name, .keras file or keras.applications.<Name>.", required=True)
+flags.DEFINE_string("weights", None, "For a registry name: imagenet, timm/<model>.<tag> or a weights file "
+                    "(default: random weights).")
 flags.DEFINE_list("modes", ["float32", "int8"], "Any of float32, float16, dynamic_range, int8.")
 flags.DEFINE_enum("io_type", None, ["float32", "uint8", "int8"],
                   "Input/output type of the int8 file (default int8); uint8 also gives the float files uint8 "
@@ -38,12 +43,20 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     from keras_resnets.export.workflow import export_model
+    from keras_resnets.labels import IMAGENET_CLASSES, write_imagenet_labels
+    from keras_resnets.pretrained import pretrained_model
 
-    report = export_model(FLAGS.model, FLAGS.modes, FLAGS.output_dir, source=FLAGS.source, io_type=FLAGS.io_type,
+    model = FLAGS.model
+    if FLAGS.weights is not None:  # a registry name (create_model names the allowed ones otherwise)
+        model = pretrained_model(FLAGS.model, FLAGS.weights, FLAGS.input_size)
+    report = export_model(model, FLAGS.modes, FLAGS.output_dir, source=FLAGS.source, io_type=FLAGS.io_type,
                           calibration_split=FLAGS.calibration_split, calibration_count=FLAGS.calibration_count,
                           eval_split=FLAGS.eval_split, eval_count=FLAGS.eval_count, input_size=FLAGS.input_size,
                           preprocessing=FLAGS.preprocessing, recipe=FLAGS.recipe)
     print(f"wrote {len(report['results'])} model(s) and {report['model']}_report.json/.md to {FLAGS.output_dir}")
+    if FLAGS.weights is not None and int(model.outputs[0].shape[-1]) == IMAGENET_CLASSES:
+        labels = write_imagenet_labels(os.path.join(FLAGS.output_dir, f"{report['model']}_labels.txt"))
+        print(f"wrote {labels}: the class names for tflite/mediapipe/add_metadata.py --labels")
     return 0
 
 
