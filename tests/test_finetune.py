@@ -153,6 +153,12 @@ def test_eval_only_measures_a_pretrained_model(tmp_path, hub_cache):
     written = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert written == metrics and written["weights"] == "timm/resnet50.tv_in1k"
     assert 0 <= written["top1"] <= written["top5"] <= 1 and written["top5"] > 0
+    # The same command where a run has saved its model evaluates that model, not the weights it started from.
+    trained = create_model("resnet50", classes=10, input_shape=(32, 32, 3), classifier_activation=None,
+                           **SMALL["resnet50"][1])
+    trained.compile(loss=keras.losses.CategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    trained.save(tmp_path / "eval" / "model.keras")
+    assert "top1" not in evaluate(config) and (tmp_path / "eval" / "eval.json").is_file()
 
 
 def test_bad_transfer_settings_are_refused(tmp_path, hub_cache):

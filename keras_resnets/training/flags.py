@@ -44,8 +44,8 @@ HELP = {
     "jit_compile": "Compile the training step with XLA.",
     "model_dir": "Where logs, backups, the final model and metrics go.",
     "seed": "Random seed for weights, data order and augmentation.",
-    "eval_only": "Only evaluate the model saved in --model_dir, or with --weights that pretrained model "
-                 "(top-1 and top-5 in --model_dir/metrics.json).",
+    "eval_only": "Only evaluate the model saved in --model_dir; where there is none, with --weights, those "
+                 "pretrained weights (top-1 and top-5 in --model_dir/metrics.json).",
     "weights": "Start from these weights: imagenet, timm/<model>.<tag> or a weights file; a checkpoint with "
                "another class count gives its backbone and a new head for the dataset's classes.",
     "freeze_backbone": "Train only the new head; the backbone, BatchNorm included, stays as --weights has it.",

@@ -233,12 +233,13 @@ def train(config):
 
 
 def evaluate(config, model_path=None):
-    """Evaluates a saved model (default: model_dir/model.keras) on the eval split; writes eval.json."""
+    """Evaluates a saved model (default: model_dir/model.keras) on the eval split; writes eval.json. With
+    `config.weights` and no model.keras in model_dir, evaluates those weights instead (`evaluate_pretrained`)."""
     config.validate()
     _prepare_process(config)
-    if config.weights is not None and model_path is None:
-        return evaluate_pretrained(config)
     path = model_path or os.path.join(config.model_dir, "model.keras")
+    if config.weights is not None and model_path is None and not os.path.isfile(path):
+        return evaluate_pretrained(config)  # no trained model here yet: the weights it starts from
     if not os.path.isfile(path):
         raise ValueError(f"No saved model at {path!r}: train first, or pass the path of a .keras file.")
     strategy = create_strategy(config.strategy, config.tpu)
