@@ -77,6 +77,11 @@ class PretrainedConfig:
     interpolation: str
     classifier: str  # timm module prefix of the classifier ("fc", "head.fc")
 
+    @property
+    def pixel_normalization(self):
+        """(mean, std) per channel in 0..255 units, as the input pipeline and TFLite preprocessing folding take."""
+        return tuple(255 * value for value in self.mean), tuple(255 * value for value in self.std)
+
     @classmethod
     def from_json(cls, repo_id, config):
         pretrained = config.get("pretrained_cfg", config)

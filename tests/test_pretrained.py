@@ -66,6 +66,8 @@ def test_create_model_loads_a_named_tag_and_reads_its_config(hub_cache):
     config = pretrained_config("resnet50", "timm/resnet50.tv_in1k")
     assert (config.num_classes, config.input_size, config.crop_pct) == (10, (64, 64), 0.9)
     assert (config.mean, config.std, config.interpolation) == ((0.5, 0.4, 0.3), (0.2, 0.25, 0.3), "bicubic")
+    mean, std = config.pixel_normalization  # what the training pipeline and TFLite folding take (0..255 units)
+    np.testing.assert_allclose([mean, std], [(127.5, 102.0, 76.5), (51.0, 63.75, 76.5)])
 
 
 @pytest.mark.parametrize("name", ["resnet50", "rexnet_100"])

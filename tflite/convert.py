@@ -4,7 +4,7 @@
         --source=tfrecord:/path/to/cifar10 --output_dir=/tmp/tflite
     python tflite/convert.py --model=runs/cifar10_resnet20/model.keras --modes=int8 --source=sample
     python tflite/convert.py --model=resnet50 --weights=imagenet --modes=int8 --io_type=uint8 \
-        --preprocessing=imagenet --source=folder:/path/to/images --output_dir=/tmp/tflite
+        --source=folder:/path/to/images --output_dir=/tmp/tflite
 
 Writes <name>_<mode>.tflite and <name>_report.json / .md (size, error against Keras, top-1 agreement and
 accuracy, input quantization, GPU-delegate compatibility of the ops) to --output_dir. An ImageNet model also gets
@@ -34,7 +34,7 @@ flags.DEFINE_string("eval_split", "test", "Split the verification images come fr
 flags.DEFINE_integer("eval_count", 200, "Number of verification images.")
 flags.DEFINE_integer("input_size", None, "Input size for registry names (default: the registry's).")
 flags.DEFINE_string("preprocessing", None, "Fold normalization in so the model takes raw 0..255 pixels: "
-                    "cifar10, cifar100 or imagenet statistics.")
+                    "cifar10, cifar100 or imagenet statistics (default with hub --weights: the checkpoint's).")
 flags.DEFINE_enum("recipe", None, ["cifar", "imagenet"], "Eval preprocessing (default: by input size).")
 flags.DEFINE_string("output_dir", "tflite_models", "Where the .tflite files and the report go.")
 
@@ -44,15 +44,17 @@ FLAGS = flags.FLAGS
 def main(argv):
     from keras_resnets.export.workflow import export_model
     from keras_resnets.labels import IMAGENET_CLASSES, write_imagenet_labels
-    from keras_resnets.pretrained import pretrained_model
+    from keras_resnets.pretrained import is_hub_weights, pretrained_config, pretrained_model
 
-    model = FLAGS.model
+    model, preprocessing = FLAGS.model, FLAGS.preprocessing
     if FLAGS.weights is not None:  # a registry name (create_model names the allowed ones otherwise)
         model = pretrained_model(FLAGS.model, FLAGS.weights, FLAGS.input_size)
+        if preprocessing is None and is_hub_weights(FLAGS.weights):  # the checkpoint's own mean/std
+            preprocessing = pretrained_config(FLAGS.model, FLAGS.weights).pixel_normalization
     report = export_model(model, FLAGS.modes, FLAGS.output_dir, source=FLAGS.source, io_type=FLAGS.io_type,
                           calibration_split=FLAGS.calibration_split, calibration_count=FLAGS.calibration_count,
                           eval_split=FLAGS.eval_split, eval_count=FLAGS.eval_count, input_size=FLAGS.input_size,
-                          preprocessing=FLAGS.preprocessing, recipe=FLAGS.recipe)
+                          preprocessing=preprocessing, recipe=FLAGS.recipe)
     print(f"wrote {len(report['results'])} model(s) and {report['model']}_report.json/.md to {FLAGS.output_dir}")
     if FLAGS.weights is not None and int(model.outputs[0].shape[-1]) == IMAGENET_CLASSES:
         labels = write_imagenet_labels(os.path.join(FLAGS.output_dir, f"{report['model']}_labels.txt"))

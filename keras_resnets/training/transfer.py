@@ -24,9 +24,7 @@ def pipeline_overrides(config):
     if not is_hub_weights(config.weights):
         return {}
     checkpoint = pretrained_config(config.model, config.weights)
-    return dict(normalization=(tuple(255 * value for value in checkpoint.mean),
-                               tuple(255 * value for value in checkpoint.std)),
-                image_size=config.image_size or checkpoint.input_size[0])
+    return dict(normalization=checkpoint.pixel_normalization, image_size=config.image_size or checkpoint.input_size[0])
 
 
 def build_model(config, classes, input_shape):
