@@ -106,7 +106,7 @@ def test_unknown_names_and_tags_say_what_exists(hub_cache):
         checkpoint_id("imagenet", "cifar_model")
     with pytest.raises(ValueError, match=r"must name a timm checkpoint as 'timm/<model>.<tag>'"):
         checkpoint_id("timm/resnet50", "resnet50")
-    with pytest.raises(ValueError, match=r"timm publishes no checkpoint 'timm/resnet50\.bogus'.*timm/resnet50\.tv_in1k"):
+    with pytest.raises(ValueError, match=r"no checkpoint 'timm/resnet50\.bogus'.*timm/resnet50\.tv_in1k"):
         fixture_builder("resnet50", weights="timm/resnet50.bogus")
 
 
