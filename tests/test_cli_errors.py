@@ -47,7 +47,8 @@ def _cases(tmp_path):
         "tflite/qat.py": [
             ([], "--model_path"),
             (["--model_path=m.keras", f"--output={file}/q.tflite"], "the directory of output"),
-            (["--model_path=m.keras", f"--output={tmp_path}/q.tflite", "--batch_size=0"], "batch_size must be >= 1"),
+            (["--model_path=m.keras", f"--output={tmp_path}/q.tflite", "--batch_size=0"],
+             "--batch_size must be an integer >= 1"),
         ],
         "tflite/prune.py": [
             (["--output=p.tflite"], "--model_path"),

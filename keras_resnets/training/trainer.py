@@ -11,11 +11,12 @@ import tensorflow as tf
 
 from keras_resnets.backend import keras
 from keras_resnets.data import input_pipeline
+from keras_resnets.data.options import resolve_recipe
 from keras_resnets.models.registry import create_model
 from keras_resnets.training import run_dir
 from keras_resnets.training.backup import latest_backup, restore
 from keras_resnets.training.callbacks import DivergenceGuard, StopAtStep, Throughput
-from keras_resnets.training.config import DATA_CHECKS, resolve_recipe
+from keras_resnets.training.config import DATA_CHECKS
 from keras_resnets.training.journal import Journal
 from keras_resnets.training.optimizer import KernelDecaySGD
 from keras_resnets.training.schedules import CosineWithWarmup, PiecewiseWithWarmup
