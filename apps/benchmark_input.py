@@ -10,11 +10,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from absl import flags  # noqa: E402
 
 from keras_resnets import cli  # noqa: E402
+from keras_resnets.data import RECIPES  # noqa: E402
 
 SOURCE = flags.DEFINE_string("source", "sample", "sample, synthetic, tfrecord:<dir>, folder:<root> or a tfds name.")
 SPLIT = flags.DEFINE_string("split", "train", "Split to read.")
 BATCH_SIZE = flags.DEFINE_integer("batch_size", 128, "Examples per batch.")
-RECIPE = flags.DEFINE_enum("recipe", "cifar", ["cifar", "imagenet", "none"], "Augmentation recipe.")
+RECIPE = flags.DEFINE_enum("recipe", "cifar", RECIPES, "Augmentation recipe.")
 STEPS = flags.DEFINE_integer("steps", 200, "Batches to time (the dataset is repeated if shorter).")
 DATA_DIR = flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory.")
 TRAINING = flags.DEFINE_bool("training", True, "Measure the training pipeline (shuffle + augmentation) or the eval one.")

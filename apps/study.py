@@ -8,13 +8,12 @@
 """
 
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
-from keras_resnets import studies  # noqa: E402
+from keras_resnets import cli, studies  # noqa: E402
 from keras_resnets.studies import flags as study_flags  # noqa: E402
 from keras_resnets.studies.flags import define_flags, settings_from_flags  # noqa: E402
 
@@ -24,18 +23,12 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    try:
-        if not FLAGS.study or not FLAGS.output_dir:
-            raise studies.StudyError(f"--study and --output_dir are required; the studies are: {', '.join(sorted(studies.STUDIES))}.")
-        summary = studies.run(FLAGS.study, FLAGS.output_dir, **settings_from_flags(FLAGS.study))
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(summary)
+    del argv
+    if not FLAGS.study or not FLAGS.output_dir:
+        raise studies.StudyError(f"--study and --output_dir are required; the studies are: {', '.join(sorted(studies.STUDIES))}.")
+    print(studies.run(FLAGS.study, FLAGS.output_dir, **settings_from_flags(FLAGS.study)))
     return 0
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

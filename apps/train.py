@@ -14,6 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from absl import flags  # noqa: E402
 
 from keras_resnets import cli  # noqa: E402
+from keras_resnets.training import TrainingDivergedError, evaluate, train  # noqa: E402
 from keras_resnets.training import flags as training_flags  # noqa: E402
 
 training_flags.define_flags()
@@ -22,17 +23,12 @@ flags.adopt_module_key_flags(training_flags)  # --help lists the training flags,
 
 def main(argv):
     del argv
-    from keras_resnets.training import TrainingDivergedError, evaluate, train
-
     config = training_flags.config_from_flags()
-    try:
-        results = evaluate(config) if config.eval_only else train(config)
-    except TrainingDivergedError as error:
-        return cli.fail(error)
+    results = evaluate(config) if config.eval_only else train(config)
     for key, value in results.items():
         print(f"{key}: {value}")
     return 0
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    cli.run(main, user_errors=(TrainingDivergedError,))

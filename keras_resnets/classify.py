@@ -174,7 +174,7 @@ def _keras_file_classifier(path, labels):
 
     from keras_resnets.backend import keras
     from keras_resnets.data import augment
-    from keras_resnets.training.config import resolve_recipe
+    from keras_resnets.data.options import resolve_recipe
 
     if not os.path.isfile(path):
         raise ValueError(f"Model file {path!r} does not exist.")
@@ -224,7 +224,7 @@ def _dataset_names(run, classes):
 def _tflite_classifier(path, labels):
     import tensorflow as tf
 
-    from keras_resnets.export.verify import io_details, predict
+    from keras_resnets.export.litert import io_details, predict
 
     try:
         with open(path, "rb") as file:

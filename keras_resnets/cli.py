@@ -1,10 +1,14 @@
-"""What the command-line programs share: a user error ends in one line on stderr and exit status 2.
+"""What the command-line programs share: a user error ends in one line on stderr and exit status 2, and flags
+defined from the fields of a settings record (a dataclass), so that the two never drift apart.
 
 A bad flag value, a stray argument or a ValueError from the library (a bad file, a bad combination of flags) is
 the user's to fix and gets no traceback; any other exception is a programming error and keeps its own.
 """
 
+import dataclasses
+import json
 import sys
+import typing
 
 from absl import app, flags
 
@@ -24,18 +28,65 @@ def _parse_flags(argv):
         sys.exit(fail(f"{error} (--helpfull lists the flags)"))
 
 
-def _user_errors_exit_2(main):
+def _user_errors_exit_2(main, user_errors):
     def wrapped(argv):
         if len(argv) > 1:
             return fail(f"unexpected arguments {argv[1:]}; every option is a --flag (--helpfull lists them).")
         try:
             return main(argv)
-        except ValueError as error:
+        except user_errors as error:
             return fail(error)
 
     return wrapped
 
 
-def run(main, argv=None):
-    """`absl.app.run(main)`, with flag errors, positional arguments and ValueErrors reported as user errors."""
-    app.run(_user_errors_exit_2(main), argv=argv, flags_parser=_parse_flags)
+def run(main, argv=None, user_errors=()):
+    """`absl.app.run(main)`, with flag errors, positional arguments, ValueErrors and the exceptions in
+    `user_errors` (a program's own, such as a diverged training run) reported as user errors."""
+    app.run(_user_errors_exit_2(main, (ValueError, *user_errors)), argv=argv, flags_parser=_parse_flags)
+
+
+def parse_json_object(name, text):
+    """The dict a --`name` flag holds as JSON ('' means {}), or a ValueError saying what it must be."""
+    try:
+        value = json.loads(text or "{}")
+    except json.JSONDecodeError as error:
+        raise ValueError(f"--{name} must be a JSON object, got {text!r}: {error}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"--{name} must be a JSON object, got {text!r}.")
+    return value
+
+
+def _base_type(annotation):
+    arguments = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+    return arguments[0] if arguments else annotation
+
+
+def define_record_flags(record_type, help, enums=(), flag_values=flags.FLAGS):
+    """One flag per field of the dataclass `record_type`, with the field's default: `help[name]` is its text,
+    `enums[name]` its allowed values; a dict field is a JSON string flag, a tuple a list flag."""
+    enums = dict(enums)
+    defaults = record_type()
+    for field in dataclasses.fields(record_type):
+        name, default, kind = field.name, getattr(defaults, field.name), _base_type(field.type)
+        common = dict(help=help[name], flag_values=flag_values)
+        if name in enums:
+            flags.DEFINE_enum(name, default, enums[name], **common)
+        elif kind is dict:
+            flags.DEFINE_string(name, json.dumps(default), **common)
+        elif kind is tuple:
+            flags.DEFINE_list(name, [str(value) for value in default], **common)
+        elif kind is bool:
+            flags.DEFINE_bool(name, default, **common)
+        elif kind is int:
+            flags.DEFINE_integer(name, default, **common)
+        elif kind is float:
+            flags.DEFINE_float(name, default, **common)
+        else:
+            flags.DEFINE_string(name, default, **common)
+
+
+def record_from_flags(record_type, flag_values=flags.FLAGS, **values):
+    """A `record_type` of the flags of its fields, `values` replacing some (parsed ones, say)."""
+    names = [field.name for field in dataclasses.fields(record_type)]
+    return record_type(**{name: values[name] if name in values else flag_values[name].value for name in names})

@@ -27,7 +27,7 @@ def _cases(tmp_path):
             (["--model=resnet20", "--modes=float64"], "Unknown quantization mode 'float64'"),
             (["--model=resnet20", f"--output_dir={file}"], "output_dir"),
             (["--model=/nowhere/model.keras", f"--output_dir={tmp_path}"], "No such model file"),
-            (["--model=resnet20", "--io_type=int16"], "--io_type"),
+            (["--model=resnet20", "--io_type=int16"], "<float32|uint8|int8>"),
             (["--model=resnet20", "--calibration_count=many"], "--calibration_count"),
             (["--model=resnet20", "int8"], "unexpected arguments ['int8']"),
             ([], "--model"),
@@ -47,11 +47,28 @@ def _cases(tmp_path):
         "tflite/qat.py": [
             ([], "--model_path"),
             (["--model_path=m.keras", f"--output={file}/q.tflite"], "the directory of output"),
-            (["--model_path=m.keras", f"--output={tmp_path}/q.tflite", "--batch_size=0"], "batch_size must be >= 1"),
+            (["--model_path=m.keras", f"--output={tmp_path}/q.tflite", "--batch_size=0"],
+             "--batch_size must be an integer >= 1"),
+            (["--model_path=m.keras", f"--output={tmp_path}/q.tflite", "--io_type=int4"], "--io_type"),
+            (["--model_path=m.keras", f"--output={tmp_path}/q.tflite", "--model_overrides=[1]"],
+             "--model_overrides must be a JSON object"),
+            (["--model_path=m.keras", f"--output={tmp_path}/q.tflite", "extra"], "unexpected arguments ['extra']"),
         ],
         "tflite/prune.py": [
             (["--output=p.tflite"], "--model_path"),
             (["--model_path=m.keras", f"--output={tmp_path}/p.tflite", "--momentum=1.5"], "momentum must be in [0, 1)"),
+        ],
+        "apps/train.py": [
+            (["--batch_size=0"], "--batch_size must be an integer >= 1; got 0."),
+            (["--recipe=cifar11"], "--recipe"),
+            (["--model_overrides=[1]"], "--model_overrides must be a JSON object"),
+            (["--model=resnet20", "--epochs=0"], "--epochs or --train_steps must be >= 1"),
+            (["runs/x"], "unexpected arguments ['runs/x']"),
+        ],
+        "apps/study.py": [
+            ([f"--output_dir={tmp_path}/study"], "--study and --output_dir are required"),
+            (["--study=nope", f"--output_dir={tmp_path}/study"], "Unknown study 'nope'"),
+            (["gradient_flow"], "unexpected arguments ['gradient_flow']"),
         ],
         "apps/model_summary.py": [
             (["--model=resnet5"], "Unknown model 'resnet5'"),
@@ -65,6 +82,7 @@ def _cases(tmp_path):
             (["--source=folder:/nowhere"], "Data directory '/nowhere' does not exist"),
             (["--steps=0"], "steps must be a positive integer"),
             (["--batch_size=0"], "batch_size must be a positive integer"),
+            (["--recipe=auto"], "--recipe"),
         ],
     }
 

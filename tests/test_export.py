@@ -1,7 +1,6 @@
 """Post-training quantization to TFLite: every mode with built-in ops only, accuracy against Keras on real
 images, preprocessing folding, quantization-aware models, reports, and one clear error per misuse."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -17,7 +16,8 @@ from keras_resnets.backend import keras
 from keras_resnets.data import NORMALIZATION
 from keras_resnets.export import (MODES, FlexOpsError, calibration_images, convert, gpu_compatibility,
                                   operator_names, predict, verify, with_preprocessing)
-from keras_resnets.export.verify import io_details, keras_outputs
+from keras_resnets.export.litert import io_details
+from keras_resnets.export.verify import keras_outputs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOLERANCE = {"float32": 1e-4, "float16": 1e-2, "dynamic_range": 0.1, "int8": 0.3}  # max error / largest |logit| (untrained net)
@@ -256,7 +256,7 @@ QAT_SCRIPT = textwrap.dedent("""
     import tensorflow_model_optimization as tfmot
     from keras_resnets.backend import keras
     from keras_resnets.export import convert, has_fake_quant, predict
-    from keras_resnets.export.verify import io_details
+    from keras_resnets.export.litert import io_details
     inputs = keras.Input((16, 16, 3))
     x = keras.layers.Conv2D(8, 3, padding="same")(inputs)
     x = keras.layers.BatchNormalization()(x)
@@ -277,8 +277,6 @@ QAT_SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("tensorflow_model_optimization") is None,
-                    reason="tensorflow-model-optimization is an optional deployment dependency")
 def test_quantization_aware_tf_keras_model_converts_to_int8_without_calibration():
     # Not importorskip: importing tfmot sets TF_USE_LEGACY_KERAS=1 in this process's environment, which every
     # later subprocess of the test session would inherit.

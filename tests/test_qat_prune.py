@@ -11,18 +11,16 @@ import pytest
 
 import keras_resnets
 from keras_resnets.backend import keras
-from keras_resnets.export import int8
-from keras_resnets.export.finetune import FinetuneOptions
-from keras_resnets.export.legacy import run_in_tf_keras
-from keras_resnets.export.prune import prune_to_tflite
-from keras_resnets.export.qat import quantization_aware_training
-from keras_resnets.export.weights_io import (
+from keras_resnets.export import litert
+from keras_resnets.export.tfmot.flat_weights import (
     NotAKerasResnetsModelError,
     load_flat_weights,
     read_flat_weights,
     save_flat_weights,
     save_model_weights,
 )
+from keras_resnets.export.tfmot.launcher import prune_to_tflite, quantization_aware_training, run_in_tf_keras
+from keras_resnets.export.tfmot.options import FinetuneOptions
 from tests.harness import ROOT, run_under_tf_keras
 
 TINY = dict(train_examples=96, eval_examples=32, batch_size=32, calibration_examples=16, verbose=0)
@@ -79,9 +77,9 @@ def test_qat_gives_an_int8_only_tflite_that_runs(tmp_path):
     report = quantization_aware_training(resnet20(), output, FinetuneOptions(**TINY), ptq_baseline=False,
                                          report_path=str(tmp_path / "qat.json"))
     content = open(output, "rb").read()
-    assert report["qat"]["float_operators"] == [] and int8.float_operators(content) == []
+    assert report["qat"]["float_operators"] == [] and litert.float_operators(content) == []
     assert "QUANTIZE" not in report["qat"]["operators"] and "CONV_2D" in report["qat"]["operators"]
-    runner = int8.interpreter(content)
+    runner = litert.interpreter(content)
     (detail,) = runner.get_input_details()
     assert detail["dtype"] == np.int8 and runner.get_output_details()[0]["dtype"] == np.int8
     runner.set_tensor(detail["index"], np.zeros((1, 32, 32, 3), np.int8))
@@ -98,8 +96,9 @@ FINETUNE_MECHANICS = textwrap.dedent(
     import numpy as np
     import tensorflow as tf
     import tf_keras
-    from keras_resnets.export.finetune import FinetuneOptions, apply_batch_norm_option, fit
-    from keras_resnets.export.qat import _batch_norm_as_depthwise, calibrate_activation_ranges, quantize_flat_model
+    from keras_resnets.export.tfmot.finetune import apply_batch_norm_option, fit
+    from keras_resnets.export.tfmot.options import FinetuneOptions
+    from keras_resnets.export.tfmot.qat import _batch_norm_as_depthwise, calibrate_activation_ranges, quantize_flat_model
 
     # Range calibration: Dense (identity) -> ReLU, batches spanning [-s, s] for s = 1, 2, 3. Each ReLU output
     # range must end at the mean of the batch maxima (about 2), not tfmot's 6 nor the last batch's 3.
@@ -153,8 +152,9 @@ EVERY_FAMILY_QUANTIZES = textwrap.dedent(
     import numpy as np
     import tensorflow as tf
     import keras_resnets
-    from keras_resnets.export import int8
-    from keras_resnets.export.qat import calibrate_activation_ranges, nudge_zero_gammas, quantize_flat_model
+    from keras_resnets.export.converter import convert_int8
+    from keras_resnets.export.litert import float_operators
+    from keras_resnets.export.tfmot.qat import calibrate_activation_ranges, nudge_zero_gammas, quantize_flat_model
 
     images = np.random.default_rng(0).normal(size=(2, 4, 32, 32, 3)).astype("float32")
     batches = tf.data.Dataset.from_tensor_slices((images, np.zeros((2, 4), "int64")))
@@ -166,8 +166,8 @@ EVERY_FAMILY_QUANTIZES = textwrap.dedent(
         nudge_zero_gammas(flat)
         quantized = quantize_flat_model(flat)
         calibrate_activation_ranges(quantized, batches)
-        content = int8.convert_int8(quantized, None, "int8")
-        assert int8.float_operators(content) == [], (name, int8.float_operators(content))
+        content = convert_int8(quantized, None, "int8")
+        assert float_operators(content) == [], (name, float_operators(content))
         print("int8 only", name)
     """
 )
@@ -188,7 +188,7 @@ def test_pruning_to_half_leaves_zeros_in_the_tflite_and_compresses_better(tmp_pa
     output = str(tmp_path / "pruned.tflite")
     report = prune_to_tflite(model, output, FinetuneOptions(**TINY), target_sparsity=0.5,
                              overrides={"zero_init_last": False})
-    zeros = int8.kernel_zeros(open(output, "rb").read())
+    zeros = litert.kernel_zeros(open(output, "rb").read())
     assert len(zeros) == 20  # 19 convs + the classifier
     for name, (count, size) in zeros.items():
         assert count / size >= 0.49, name
@@ -236,15 +236,15 @@ def test_cli_reports_a_foreign_model_in_one_line(tmp_path):
 def test_flagfiles_parse_into_finetune_options(task):
     from absl import flags
 
-    from keras_resnets.export import cli
+    from keras_resnets.export.tfmot import flags as finetune_flags
 
     flag_values = flags.FlagValues()
-    cli.define_flags(task, flag_values)
+    finetune_flags.define_flags(task, flag_values)
     config = os.path.join(ROOT, "tflite", "configs", f"cifar10_resnet20_{'qat' if task == 'qat' else 'prune50'}.cfg")
     flag_values(["prog", f"--flagfile={config}", "--model_path=m.keras", "--dataset=sample"])
-    options = cli.options_from_flags(flag_values)
+    options = finetune_flags.options_from_flags(flag_values)
     assert options.dataset == "sample" and options.batch_size == 128 and options.learning_rate <= 0.002
-    assert cli.overrides_from_flags(flag_values) is None
+    assert finetune_flags.overrides_from_flags(flag_values) is None
     if task == "prune":
         assert flag_values["target_sparsity"].value == 0.5
     with pytest.raises(ValueError, match="io_type must be one of"):

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 import keras_resnets
-from keras_resnets.export import convert, operator_names, predict
+from keras_resnets.export import convert, predict
 from keras_resnets.models.rexnet import rexnet_blocks
-from tests.harness import random_images, run_under_tf_keras
+from tests.harness import (assert_builtin_only, assert_tflite_matches_keras, random_images, relative_error,
+                           run_under_tf_keras)
 from tests.test_timm_parity import build_from_fixture
 
 REXNETS = ["rexnet_100", "rexnet_130", "rexnet_150", "rexnet_200", "rexnet_300"]
@@ -128,31 +129,19 @@ def fixture_model():
     return model, inputs
 
 
-def convert_builtin(model, mode="float32", calibration=None):
-    """The package's conversion (a Flex op makes it fail), and the operators of the result."""
-    flatbuffer = convert(model, mode, calibration=calibration)
-    operators = operator_names(flatbuffer)
-    assert not [name for name in operators if name.startswith("Flex")], operators
-    return flatbuffer, operators
-
-
 def test_tflite_float32_has_builtin_ops_only_and_matches_keras(fixture_model):
     model, inputs = fixture_model
     images = np.concatenate([inputs, random_images(inputs.shape[1:], batch=2, seed=1)])
-    flatbuffer, operators = convert_builtin(model)
+    operators = assert_tflite_matches_keras(model, images)
     assert {"PAD", "ADD", "DEPTHWISE_CONV_2D"} <= set(operators)  # the partial residual is Pad + Add
-    expected = np.asarray(model(images, training=False))
-    error = float(np.max(np.abs(predict(flatbuffer, images) - expected)) / np.max(np.abs(expected)))
-    print(f"TFLite float32: max relative error {error:.2e}")
-    assert error <= 1e-4
 
 
 def test_tflite_full_int8_converts_with_builtin_ops(fixture_model):
     model, inputs = fixture_model
     calibration = np.random.default_rng(2).normal(size=(16, *inputs.shape[1:])).astype("float32")  # inputs ~ N(0, 1)
-    flatbuffer, _ = convert_builtin(model, "int8", calibration)  # int8 in and out
+    flatbuffer = convert(model, "int8", calibration=calibration)  # int8 in and out
+    assert_builtin_only(flatbuffer)
     actual = predict(flatbuffer, inputs)  # quantizes the inputs, dequantizes the outputs
-    expected = np.asarray(model(inputs, training=False))
-    error = float(np.max(np.abs(actual - expected)) / np.max(np.abs(expected)))
+    error = relative_error(actual, model(inputs, training=False))
     print(f"TFLite int8: max error {error:.2%} of the largest logit")
     assert error <= 0.1

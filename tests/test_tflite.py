@@ -1,13 +1,10 @@
 """Every block type converts to float TFLite with built-in ops only and computes what Keras computes."""
 
-import numpy as np
 import pytest
 
 import keras_resnets
-from keras_resnets.export import convert, operator_names, predict, to_tflite
-from tests.harness import random_images
-
-FLEX_PREFIX = "Flex"
+from keras_resnets.export import convert, operator_names, predict
+from tests.harness import assert_tflite_matches_keras, random_images, relative_error
 
 # (registry name or builder call, input size): one model per block type, small inputs to stay fast.
 CASES = {
@@ -21,18 +18,6 @@ CASES = {
         "resnet50", placement="b", layers=(1, 1, 1, 1), input_shape=(64, 64, 3), **kw
     ),
 }
-
-
-def assert_tflite_matches_keras(model, relative=1e-4):
-    content = to_tflite(model)
-    names = operator_names(content)
-    assert not [name for name in names if name.startswith(FLEX_PREFIX)], names
-    images = random_images(tuple(model.inputs[0].shape[1:]), batch=2)
-    expected = np.asarray(model(images, training=False))
-    actual = predict(content, images)
-    scale = np.max(np.abs(expected))
-    assert np.max(np.abs(actual - expected)) <= relative * scale
-    return names
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -61,7 +46,5 @@ def test_full_int8_has_builtin_integer_ops_and_agrees_with_keras(case):
     images = random_images(tuple(model.inputs[0].shape[1:]), batch=8)
     content = convert(model, "int8", calibration=images, io_type="float32")
     assert set(operator_names(content)) <= INT8_OPS, operator_names(content)
-    expected = np.asarray(model(images, training=False))
-    actual = predict(content, images)
     # Untrained nets on calibration images: a loose bound that still catches a wrong graph.
-    assert np.max(np.abs(actual - expected)) <= 0.3 * np.max(np.abs(expected))
+    assert relative_error(predict(content, images), model(images, training=False)) <= 0.3

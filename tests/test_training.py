@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from absl import flags
 
+import keras_resnets
 from keras_resnets.backend import keras
 from keras_resnets.training import TrainConfig, train
 from keras_resnets.training.config import INTEGER_MINIMUMS, NUMBER_INTERVALS
@@ -35,16 +36,33 @@ def parse(argv):
 
 
 @pytest.mark.parametrize("flagfile", CONFIGS, ids=[path.stem for path in CONFIGS])
-def test_every_flagfile_parses_and_trains_two_steps(flagfile, tmp_path):
+def test_every_flagfile_parses_into_a_valid_config_for_its_model(flagfile):
+    config = parse([f"--flagfile={flagfile}"])
+    assert config.model in keras_resnets.list_models() and config.dataset
+    assert config.validate() is config  # every flag, and the model overrides against the builder's arguments
+
+
+# Two steps of every distinct recipe: the paper's step schedule (plain and residual), its warm-up at 0.01 for the
+# deepest nets, a pre-activation placement override, the quickstart, and both ImageNet recipes at 64x64. The
+# flagfiles that differ from these only in the model train the same way; test_models builds every model.
+TRAINED_RECIPES = {"quickstart": None, "cifar10_resnet20": None, "cifar10_plain20": None,
+                   "cifar10_resnet110": "resnet20", "cifar10_preact_resnet110_b": "resnet20",
+                   "imagenet_resnet50": None, "imagenet_rexnet_100": None}
+
+
+@pytest.mark.parametrize("stem, model", TRAINED_RECIPES.items(), ids=list(TRAINED_RECIPES))
+def test_each_flagfile_recipe_trains_two_steps(stem, model, tmp_path):
+    flagfile = ROOT / "apps" / "configs" / f"{stem}.cfg"
     original = parse([f"--flagfile={flagfile}"])
-    assert original.model and original.dataset
-    overrides = [*QUICK, f"--model_dir={tmp_path}"]
-    if "imagenet" in flagfile.name:
+    overrides = [*QUICK, f"--model_dir={tmp_path}"] + ([f"--model={model}"] if model else [])
+    if "imagenet" in stem:
         overrides += ["--image_size=64", "--eval_split=test"]
-    results = train(parse([f"--flagfile={flagfile}", *overrides]))
+    config = parse([f"--flagfile={flagfile}", *overrides])
+    assert config.model_overrides == original.model_overrides and config.lr_schedule == original.lr_schedule
+    results = train(config)
     assert results["steps"] == 2
     assert (tmp_path / "model.keras").is_file() and (tmp_path / "metrics.csv").is_file()
-    assert json.loads((tmp_path / "metrics.json").read_text())["model"] == original.model
+    assert json.loads((tmp_path / "metrics.json").read_text())["model"] == (model or original.model)
 
 
 def test_command_line_overrides_the_flagfile():

@@ -14,9 +14,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from absl import flags  # noqa: E402
 
 from keras_resnets import cli  # noqa: E402
+from keras_resnets.export.benchmark import run_benchmark  # noqa: E402
+from keras_resnets.export.converter import IO_TYPES, MODES  # noqa: E402
 
 flags.DEFINE_list("models", ["resnet20"], "Models, each optionally name=mode1+mode2.")
-flags.DEFINE_list("modes", ["float32", "int8"], "Default modes: float32, float16, dynamic_range, int8.")
+flags.DEFINE_list("modes", ["float32", "int8"], f"Default modes: {', '.join(MODES)}.")
 flags.DEFINE_string("source", "sample", "Dataset source for evaluation and calibration images.")
 flags.DEFINE_string("eval_split", "test", "Evaluation split.")
 flags.DEFINE_integer("eval_count", 200, "Evaluation images (resized for ImageNet-size models).")
@@ -27,15 +29,13 @@ flags.DEFINE_list("threads", ["1", "2"], "Thread counts to time.")
 flags.DEFINE_integer("runs", 20, "Timed invokes per file and thread count.")
 flags.DEFINE_integer("rounds", 5, "Rounds over all files that the timed invokes are spread over.")
 flags.DEFINE_integer("warmup", 3, "Untimed invokes first.")
-flags.DEFINE_enum("io_type", None, ["float32", "uint8", "int8"], "int8 rows' input/output type (default int8).")
+flags.DEFINE_enum("io_type", None, IO_TYPES, "int8 rows' input/output type (default int8).")
 flags.DEFINE_string("output_dir", "tflite_benchmark", "Where benchmark.md/.json/.png go.")
 
 FLAGS = flags.FLAGS
 
 
 def main(argv):
-    from keras_resnets.export.benchmark import run_benchmark
-
     paths = run_benchmark(FLAGS.models, FLAGS.modes, FLAGS.output_dir, source=FLAGS.source,
                           eval_split=FLAGS.eval_split, eval_count=FLAGS.eval_count,
                           calibration_split=FLAGS.calibration_split, calibration_count=FLAGS.calibration_count,

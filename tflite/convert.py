@@ -18,12 +18,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from absl import flags  # noqa: E402
 
 from keras_resnets import cli  # noqa: E402
+from keras_resnets.data import RECIPES  # noqa: E402
+from keras_resnets.export.converter import IO_TYPES, MODES  # noqa: E402
+from keras_resnets.export.workflow import export_model  # noqa: E402
+from keras_resnets.labels import IMAGENET_CLASSES, write_imagenet_labels  # noqa: E402
+from keras_resnets.pretrained import is_hub_weights, pretrained_config, pretrained_model  # noqa: E402
 
 flags.DEFINE_string("model", None, "Registry name, .keras file or keras.applications.<Name>.", required=True)
 flags.DEFINE_string("weights", None, "For a registry name: imagenet, timm/<model>.<tag> or a weights file "
                     "(default: random weights).")
-flags.DEFINE_list("modes", ["float32", "int8"], "Any of float32, float16, dynamic_range, int8.")
-flags.DEFINE_enum("io_type", None, ["float32", "uint8", "int8"],
+flags.DEFINE_list("modes", ["float32", "int8"], f"Any of {', '.join(MODES)}.")
+flags.DEFINE_enum("io_type", None, IO_TYPES,
                   "Input/output type of the int8 file (default int8); uint8 also gives the float files uint8 "
                   "input, which needs --preprocessing.")
 flags.DEFINE_string("source", "sample", "Dataset source for calibration and verification images "
@@ -35,17 +40,14 @@ flags.DEFINE_integer("eval_count", 200, "Number of verification images.")
 flags.DEFINE_integer("input_size", None, "Input size for registry names (default: the registry's).")
 flags.DEFINE_string("preprocessing", None, "Fold normalization in so the model takes raw 0..255 pixels: "
                     "cifar10, cifar100 or imagenet statistics (default with hub --weights: the checkpoint's).")
-flags.DEFINE_enum("recipe", None, ["cifar", "imagenet"], "Eval preprocessing (default: by input size).")
+flags.DEFINE_enum("recipe", None, RECIPES, "Eval preprocessing (default: the model's, "
+                  "keras_resnets.data.auto_recipe).")
 flags.DEFINE_string("output_dir", "tflite_models", "Where the .tflite files and the report go.")
 
 FLAGS = flags.FLAGS
 
 
 def main(argv):
-    from keras_resnets.export.workflow import export_model
-    from keras_resnets.labels import IMAGENET_CLASSES, write_imagenet_labels
-    from keras_resnets.pretrained import is_hub_weights, pretrained_config, pretrained_model
-
     model, preprocessing = FLAGS.model, FLAGS.preprocessing
     if FLAGS.weights is not None:  # a registry name (create_model names the allowed ones otherwise)
         model = pretrained_model(FLAGS.model, FLAGS.weights, FLAGS.input_size)

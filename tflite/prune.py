@@ -4,7 +4,7 @@
         --target_sparsity=0.5 --epochs=2 --output=runs/cifar10_resnet20/resnet20_pruned50_int8.tflite
 
 The data flags are the training app's (one --flagfile can hold both). tfmot needs tf_keras: the work runs in a
-child process with TF_USE_LEGACY_KERAS=1 (keras_resnets.export.legacy). Writes the .tflite and a JSON report
+child process with TF_USE_LEGACY_KERAS=1 (keras_resnets.export.tfmot). Writes the .tflite and a JSON report
 (float vs int8 accuracy, sizes raw and gzipped, sparsity per kernel).
 """
 
@@ -13,11 +13,11 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from keras_resnets import cli  # noqa: E402
-from keras_resnets.export import cli as finetune_cli  # noqa: E402
+from keras_resnets.export.tfmot import flags as finetune_flags  # noqa: E402
 
 TASK = "prune"
-finetune_cli.define_flags(TASK)
-main = finetune_cli.main(TASK)
+finetune_flags.define_flags(TASK)
+main = finetune_flags.main(TASK)
 
 if __name__ == "__main__":
     cli.run(main)

@@ -6,10 +6,11 @@
 
 from keras_resnets.data.augment import NORMALIZATION, RECIPES
 from keras_resnets.data.info import DatasetInfo
+from keras_resnets.data.options import DataOptions, auto_recipe
 from keras_resnets.data.pipeline import input_pipeline
 from keras_resnets.data.sources import SAMPLE_DIR, SOURCES, load_split
 from keras_resnets.data.throughput import measure_pipeline
 from keras_resnets.data.validation import DataError
 
-__all__ = ["DataError", "DatasetInfo", "NORMALIZATION", "RECIPES", "SAMPLE_DIR", "SOURCES", "input_pipeline", "load_split",
-           "measure_pipeline"]
+__all__ = ["DataError", "DataOptions", "DatasetInfo", "NORMALIZATION", "RECIPES", "SAMPLE_DIR", "SOURCES", "auto_recipe",
+           "input_pipeline", "load_split", "measure_pipeline"]

@@ -6,20 +6,23 @@ evaluation set's classes; for other models (ImageNet-shaped, random or foreign w
 float Keras model is measured, on real images of the evaluation set resized to the model's input.
 """
 
+import os
 import platform
 import statistics
 import time
 
 import numpy as np
+import tensorflow as tf
 
+from keras_resnets.backend import keras
 from keras_resnets.checks import check_non_negative_int, check_positive_int, positive_ints
-from keras_resnets.export.calibration import calibration_images
+from keras_resnets.data.options import auto_recipe
+from keras_resnets.export.calibration import calibration_images, labelled_images
 from keras_resnets.export.converter import IO_TYPES, check_mode, convert
-from keras_resnets.export.datasets import labelled_images, recipe_for
+from keras_resnets.export.litert import interpreter, predict
 from keras_resnets.export.loading import load_model
 from keras_resnets.export.report import markdown_table, prepare_output_dir, write_json, write_text
-from keras_resnets.export.tflite import interpreter
-from keras_resnets.export.verify import compare, gpu_compatibility, keras_outputs, op_counts, predict
+from keras_resnets.export.verify import compare, gpu_compatibility, keras_outputs, op_counts
 
 COLUMNS = [("model", "model", 0), ("mode", "mode", 0), ("size_mb", "size (MB)", 2),
            ("p50_ms_1t", "p50 1 thr (ms)", 1), ("p90_ms_1t", "p90 1 thr (ms)", 1),
@@ -135,7 +138,7 @@ def benchmark(entries, modes=("float32", "int8"), *, source, eval_split="test", 
             or a Keras model), each optionally `spec=mode1+mode2` to override `modes`.
         source: dataset source for evaluation and calibration images (e.g. `tfrecord:/data/cifar10`).
         input_size: size to build registry names and keras.applications models at (default: registry size /
-            224); ImageNet-size models get the `imagenet` eval recipe (resize + center crop), small ones `cifar`.
+            224); each model's evaluation recipe is keras_resnets.data.options.auto_recipe's.
         io_type: for int8 rows (default int8).
     Returns:
         (rows, details): rows for the table; details per row with op counts and GPU compatibility.
@@ -176,7 +179,7 @@ def _converted(entries, source, eval_split, eval_count, calibration_split, calib
         overrides = {} if (not isinstance(spec, str) or spec.endswith(".keras")) else {"classifier_activation": None}
         model = _untrained_model(spec, input_size, {**overrides, **builder_overrides})
         name = label or model.name
-        recipe, size = recipe_for(model), tuple(model.inputs[0].shape[1:3])
+        recipe, size = auto_recipe(model.name, model.inputs[0].shape[1]), tuple(model.inputs[0].shape[1:3])
         if (recipe, size) not in cache:
             images, labels, classes = labelled_images(source, eval_split, eval_count, recipe, size)
             calibration = calibration_images(source, calibration_split, calibration_count, recipe, size,
@@ -224,8 +227,6 @@ def conv_throughput(shapes, num_threads=1, runs=50, warmup=5, rounds=5):
     GMAC/s and the int8 speedup, timed together (see `latencies`): the speedup of the best-suited single op
     bounds what int8 can gain for a whole network of such convolutions on this CPU.
     """
-    from keras_resnets.backend import keras
-
     (num_threads,) = positive_ints("threads", [num_threads])
     check_timing(runs, warmup, rounds)
 
@@ -252,10 +253,6 @@ def conv_throughput(shapes, num_threads=1, runs=50, warmup=5, rounds=5):
 
 
 def machine():
-    import os
-
-    import tensorflow as tf
-
     return {"platform": platform.platform(), "processor": _cpu_model() or platform.processor() or platform.machine(),
             "cpu_count": os.cpu_count(), "tensorflow": tf.__version__}
 
@@ -275,7 +272,7 @@ def _cpu_model():
 
 def plot(rows, path, threads=1):
     """Accuracy (or, where there is none, top-1 agreement with float) against p50 latency."""
-    import matplotlib
+    import matplotlib  # here, not at the top: selecting the Agg backend must not change an importer's plots
     import matplotlib.ticker
 
     matplotlib.use("Agg")
@@ -305,8 +302,6 @@ def plot(rows, path, threads=1):
 
 def write_reports(rows, details, output_dir, stem="benchmark", notes=()):
     """Writes `<stem>.md`, `<stem>.json` and `<stem>.png` to output_dir; returns their paths."""
-    import os
-
     os.makedirs(output_dir, exist_ok=True)
     info = machine()
     text = "\n".join([f"# TFLite benchmark ({info['processor']}, {info['cpu_count']} CPUs, "

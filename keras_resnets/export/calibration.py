@@ -1,10 +1,25 @@
-"""Representative data for full-integer quantization: real images through the package's input pipeline."""
+"""Real images through the package's input pipeline: labelled ones to verify a `.tflite`, and representative
+data for full-integer quantization."""
 
 import numpy as np
 import tensorflow as tf
 
 from keras_resnets.checks import check_positive_int
-from keras_resnets.export.datasets import labelled_images
+from keras_resnets.data import input_pipeline
+
+RAW = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))  # mean 0, std 1: the pipeline's normalization becomes the identity
+
+
+def labelled_images(source, split, count, recipe, image_size, *, raw=False, data_dir=None):
+    """(images (N, H, W, 3) float32, labels (N,) int64, number of classes or None), first `count` of the split."""
+    dataset, info = input_pipeline(source, split, min(count, 256), training=False, recipe=recipe,
+                                   image_size=image_size, take=count, data_dir=data_dir,
+                                   normalization=RAW if raw else None, cache=False)
+    images, labels = [], []
+    for batch_images, batch_labels in dataset:
+        images.append(batch_images.numpy())
+        labels.append(batch_labels.numpy())
+    return np.concatenate(images), np.concatenate(labels), info.num_classes
 
 
 def calibration_images(source, split="train", count=128, recipe="cifar", image_size=None, *, raw=False,

@@ -7,23 +7,38 @@ Modes (post-training quantization with the TFLite converter; built-in ops only, 
     int8           full integer: int8 weights and activations, integer-only kernels (TFLITE_BUILTINS_INT8);
                    needs representative images, unless the model carries fake-quant nodes (QAT)
 
+`to_tflite` is the float32 case; `convert_int8` the full-int8 case as QAT and pruning use it (calibration images,
+or a quantization-aware model without them).
+
 The conversion goes through a concrete function with no trackable object: with one, the converter keeps
 resource variables, which LiteRT leaves uninitialized, instead of freezing the weights into constants.
 """
 
 import re
 
+import numpy as np
 import tensorflow as tf
 
 from keras_resnets.export.calibration import representative_dataset
 from keras_resnets.export.loading import input_shape, load_model
 from keras_resnets.export.preprocessing import normalization, with_preprocessing
-from keras_resnets.export.tflite import FlexOpsError, operator_names
+from keras_resnets.export.litert import operator_names
 
 MODES = ("float32", "float16", "dynamic_range", "int8")
 IO_TYPES = ("float32", "uint8", "int8")
 _TF_TYPES = {"float32": tf.float32, "uint8": tf.uint8, "int8": tf.int8}
 _FAKE_QUANT = re.compile(r"^FakeQuantWithMinMax")
+
+
+class FlexOpsError(ValueError):
+    """The model needs TensorFlow (Flex) ops, which a phone's LiteRT runtime does not have.
+
+    `ops` lists the TensorFlow op names the converter could not map to TFLite built-ins (empty if unknown).
+    """
+
+    def __init__(self, message, ops=()):
+        super().__init__(message)
+        self.ops = tuple(ops)
 
 
 def check_mode(mode):
@@ -157,3 +172,21 @@ def convert(model_or_name_or_path, mode="float32", *, calibration=None, io_type=
     if flex:
         raise FlexOpsError(f"{model.name} converted with non-built-in ops {flex}.", flex)
     return content
+
+
+def to_tflite(model, batch_size=1):
+    """Converts `model` (fixed input size) to a float32 `.tflite` flatbuffer using built-in ops only."""
+    return convert(model, "float32", batch_size=batch_size)
+
+
+def convert_int8(model, representative_images=None, io_type="int8"):
+    """Converts `model` to a full-int8 flatbuffer (built-in int8 ops only).
+
+    `representative_images` (single float32 images) calibrate a float model (post-training quantization).
+    Without them the model must be quantization-aware (QAT: fake-quant ops carry the ranges). `io_type` is the
+    input/output type: int8, uint8 or float32 (quantize/dequantize at the edges).
+    """
+    if representative_images is None:
+        return convert(model, "int8", io_type=io_type, quantization_aware=True)
+    images = np.stack([np.asarray(image, np.float32) for image in representative_images])
+    return convert(model, "int8", calibration=images, io_type=io_type)

@@ -2,6 +2,9 @@
 
 import os
 
+from keras_resnets.backend import keras
+from keras_resnets.models import create_model, list_models, model_info
+
 APPLICATIONS_PREFIX = "keras.applications."
 
 
@@ -20,8 +23,6 @@ def _size_pair(input_size):
 
 
 def _from_applications(spec, size, overrides):
-    from keras_resnets.backend import keras
-
     name = spec[len(APPLICATIONS_PREFIX):]
     builder = getattr(keras.applications, name, None)
     if builder is None or not callable(builder):
@@ -31,9 +32,6 @@ def _from_applications(spec, size, overrides):
 
 
 def _from_file(path):
-    from keras_resnets.backend import keras
-    import keras_resnets  # noqa: F401  (registers the package's layers for deserialization)
-
     if not os.path.isfile(path):
         raise ValueError(f"No such model file: {path!r}.")
     try:
@@ -54,8 +52,6 @@ def load_model(model_or_name_or_path, input_size=None, **overrides):
         **overrides: builder arguments for names and keras.applications (e.g. `classes=10`,
             `classifier_activation=None`).
     """
-    import keras_resnets
-
     size = _size_pair(input_size)
     source = model_or_name_or_path
     if is_keras_model(source):
@@ -66,15 +62,15 @@ def load_model(model_or_name_or_path, input_size=None, **overrides):
             return _from_applications(text, size, overrides)
         if text.endswith(".keras"):
             model = _from_file(text)
-        elif text in keras_resnets.list_models():
-            default = keras_resnets.model_info(text).input_size
+        elif text in list_models():
+            default = model_info(text).input_size
             height, width = size or (default, default)
-            return keras_resnets.create_model(text, input_shape=(height, width, 3), **overrides)
+            return create_model(text, input_shape=(height, width, 3), **overrides)
         elif os.path.exists(text) or os.sep in text:
             raise ValueError(f"{text!r} is not a .keras file; convert takes a Keras model, a registry name "
                              f"(keras_resnets.list_models()), a path to a .keras file, or keras.applications.<Name>.")
         else:
-            keras_resnets.model_info(text)  # raises "Unknown model ..." with close matches
+            model_info(text)  # raises "Unknown model ..." with close matches
             raise AssertionError("unreachable")
     else:
         raise ValueError(f"Expected a Keras model, a registry name or a .keras path; got {type(source).__name__}.")

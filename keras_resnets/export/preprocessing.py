@@ -8,6 +8,7 @@ and, for uint8 input, a CAST.
 
 import numpy as np
 
+from keras_resnets.backend import keras
 from keras_resnets.data.augment import NORMALIZATION
 
 INPUT_DTYPES = ("float32", "uint8")
@@ -43,8 +44,6 @@ def with_preprocessing(model, mean, std, *, scale=1.0, input_dtype="float32", na
         scale: multiplies the raw pixels first (1/255 if mean/std are in 0..1 units).
         input_dtype: `float32` or `uint8` (a CAST inside the model).
     """
-    from keras_resnets.backend import keras
-
     if input_dtype not in INPUT_DTYPES:
         raise ValueError(f"Unknown input_dtype {input_dtype!r}; allowed: {list(INPUT_DTYPES)}.")
     mean, std = normalization((mean, std))

@@ -1,62 +1,21 @@
 """Checking a `.tflite` against its Keras model on real images, and its operators' GPU-delegate compatibility.
 
-Runs use ai_edge_litert's Interpreter (XNNPACK by default). Quantized inputs are quantized with the input's
-scale and zero point, quantized outputs dequantized, so every comparison is in the Keras model's units.
+The flatbuffer runs through keras_resnets.export.litert (XNNPACK by default), in the Keras model's units.
 """
 
 import re
 
 import numpy as np
+from tensorflow.lite.python import analyzer
 
-from keras_resnets.export.tflite import interpreter
+from keras_resnets.export.litert import io_details, predict
 
 _OP_LINE = re.compile(r"^\s*Op#(\d+) (\w+)\(")
 _SUBGRAPH_LINE = re.compile(r"^Subgraph#(\d+) ")
 
 
-def _quantize(images, detail):
-    dtype = np.dtype(detail["dtype"])
-    if dtype == np.float32:
-        return images.astype(np.float32)
-    scale, zero_point = detail["quantization"]
-    values = images / scale + zero_point if scale else images  # scale 0: a plain (uint8 pixel) input
-    info = np.iinfo(dtype)
-    return np.clip(np.round(values), info.min, info.max).astype(dtype)
-
-
-def _dequantize(values, detail):
-    scale, zero_point = detail["quantization"]
-    if np.dtype(detail["dtype"]) == np.float32 or not scale:
-        return values.astype(np.float32)
-    return (values.astype(np.float32) - zero_point) * scale
-
-
-def predict(content, images, num_threads=1):
-    """The model's float outputs for float `images` (N, H, W, C), one batch-1 invoke per image."""
-    runner = interpreter(content, num_threads)
-    (input_detail,) = runner.get_input_details()
-    output_detail = runner.get_output_details()[0]
-    outputs = []
-    for image in np.asarray(images, np.float32):
-        runner.set_tensor(input_detail["index"], _quantize(image[None], input_detail))
-        runner.invoke()
-        outputs.append(_dequantize(runner.get_tensor(output_detail["index"])[0], output_detail))
-    return np.stack(outputs)
-
-
-def io_details(content):
-    """dtype, shape and (scale, zero point) of the input and the output."""
-    runner = interpreter(content)
-    describe = lambda d: {"dtype": np.dtype(d["dtype"]).name, "shape": [int(v) for v in d["shape"]],  # noqa: E731
-                          "scale": float(d["quantization"][0]), "zero_point": int(d["quantization"][1])}
-    return {"input": describe(runner.get_input_details()[0]),
-            "output": describe(runner.get_output_details()[0])}
-
-
 def analyzer_report(content, gpu_compatibility=True):
     """The text tf.lite.experimental.Analyzer prints, returned instead of printed."""
-    from tensorflow.lite.python import analyzer
-
     return analyzer._analyzer_wrapper.ModelAnalyzer(content, False, gpu_compatibility)  # what analyze() prints
 
 
@@ -113,6 +72,19 @@ def keras_outputs(model, images, batch_size=64):
     images = np.asarray(images, np.float32)
     return np.concatenate([np.asarray(model(images[i:i + batch_size], training=False))
                            for i in range(0, len(images), batch_size)])
+
+
+def keras_accuracy(model, dataset):
+    """Top-1 accuracy of a Keras (3 or tf_keras) model on (images, integer labels) batches."""
+    correct = total = 0
+    for images, labels in dataset:
+        predictions = np.asarray(model(images, training=False))
+        labels = np.asarray(labels).reshape(-1)
+        correct += int(np.sum(np.argmax(predictions, axis=-1) == labels))
+        total += labels.size
+    if not total:
+        raise ValueError("The evaluation dataset is empty.")
+    return correct / total
 
 
 def verify(content, model, images, labels=None, *, expected=None, num_threads=1):

@@ -3,9 +3,9 @@
 import os
 
 from keras_resnets.checks import check_positive_int
-from keras_resnets.export.calibration import calibration_images
+from keras_resnets.data.options import auto_recipe
+from keras_resnets.export.calibration import calibration_images, labelled_images
 from keras_resnets.export.converter import MODES, check_mode, convert, prepare_model, resolve_io_type
-from keras_resnets.export.datasets import labelled_images, recipe_for
 from keras_resnets.export.report import markdown_table, prepare_output_dir, write_json, write_text
 from keras_resnets.export.verify import keras_outputs, verify
 
@@ -44,7 +44,7 @@ def export_model(model_or_name_or_path, modes, output_dir, *, source, io_type=No
     check_positive_int("eval_count", eval_count)
     prepare_output_dir(output_dir)
     model = prepare_model(model_or_name_or_path, input_size=input_size)
-    recipe = recipe or recipe_for(model)
+    recipe = recipe or auto_recipe(model.name, model.inputs[0].shape[1])
     size = tuple(model.inputs[0].shape[1:3])
     raw = preprocessing is not None
     images, labels, classes = labelled_images(source, eval_split, eval_count, recipe, size)

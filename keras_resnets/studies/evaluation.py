@@ -12,7 +12,7 @@ def test_images(run_dir, count, dataset=""):
     """(images, labels) as numpy arrays: the first `count` test images of `dataset` (default: the dataset the run
     in `run_dir` was trained on), preprocessed as that run's evaluation was."""
     from keras_resnets.data import input_pipeline
-    from keras_resnets.training.config import resolve_recipe
+    from keras_resnets.data.options import resolve_recipe
 
     settings = runs.run_settings(run_dir)
     source = dataset or settings.get("dataset")

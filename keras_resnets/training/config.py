@@ -3,13 +3,14 @@
 import dataclasses
 import inspect
 import math
-import typing
 from typing import Optional
+
+from keras_resnets.data.options import DataOptions, allows_none, check_setting_choice, check_setting_integer
+from keras_resnets.models.registry import model_info
 
 LR_SCHEDULES = ("constant", "step", "cosine")
 BOUNDARY_UNITS = ("epoch", "step")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-RECIPES = ("auto", "cifar", "imagenet", "none")
 # When the data is checked before training (labels, decodable images, intact records): "auto" checks splits of
 # TFRecords and image folders up to keras_resnets.data's size limit.
 DATA_CHECKS = {"auto": "auto", "always": True, "never": False}
@@ -17,29 +18,13 @@ DATA_CHECKS = {"auto": "auto", "always": True, "never": False}
 TRAINER_SET_ARGUMENTS = ("classes", "classifier_activation")
 
 
-def resolve_recipe(recipe, model_name):
-    """The augmentation recipe: `recipe`, or for "auto" the one of the dataset the model was registered for."""
-    if recipe != "auto":
-        return recipe
-    from keras_resnets.models.registry import model_info
-
-    return "cifar" if model_info(model_name).dataset == "cifar" else "imagenet"
-
-
 @dataclasses.dataclass
-class TrainConfig:
+class TrainConfig(DataOptions):
+    """The data settings (DataOptions) and everything else a training run needs."""
+
     model: str = "resnet20"
     model_overrides: dict = dataclasses.field(default_factory=dict)
-    dataset: str = "sample"
-    data_dir: Optional[str] = None
-    recipe: str = "auto"  # "cifar", "imagenet", "none" or "auto" (from the model's dataset)
-    image_size: Optional[int] = None
-    train_split: str = "train"
-    eval_split: str = "test"
-    train_examples: Optional[int] = None  # use only the first N examples (quick runs, tests)
-    eval_examples: Optional[int] = None
     validate_data: str = "auto"  # "auto", "always" or "never" (DATA_CHECKS)
-    batch_size: int = 128  # global, over all replicas
     epochs: int = 1
     train_steps: int = 0  # total optimizer steps; overrides `epochs` (He et al. 2015: 64k)
     checkpoint_every_steps: int = 0  # 0: back up after every epoch
@@ -62,7 +47,6 @@ class TrainConfig:
     precision: str = "float32"
     jit_compile: bool = False
     model_dir: str = "runs/default"
-    seed: Optional[int] = None
     eval_only: bool = False
     weights: Optional[str] = None  # start from (or with --eval_only, evaluate): what the builders' `weights` take
     freeze_backbone: bool = False  # train only the new head (keras_resnets.training.transfer)
@@ -72,14 +56,14 @@ class TrainConfig:
 
     def validate(self):
         """Checks every setting; a ValueError names the flag, the value and what is allowed."""
-        _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        _check_choice("lr_boundaries_unit", self.lr_boundaries_unit, BOUNDARY_UNITS)
-        _check_choice("precision", self.precision, PRECISIONS)
-        _check_choice("recipe", self.recipe, RECIPES)
-        _check_choice("validate_data", self.validate_data, tuple(DATA_CHECKS))
-        _check_choice("verbose", self.verbose, VERBOSITY)
+        self.check_data()
+        check_setting_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        check_setting_choice("lr_boundaries_unit", self.lr_boundaries_unit, BOUNDARY_UNITS)
+        check_setting_choice("precision", self.precision, PRECISIONS)
+        check_setting_choice("validate_data", self.validate_data, tuple(DATA_CHECKS))
+        check_setting_choice("verbose", self.verbose, VERBOSITY)
         for name, minimum in INTEGER_MINIMUMS.items():
-            _check_integer(name, getattr(self, name), minimum)
+            check_setting_integer(name, getattr(self, name), minimum, allows_none(TrainConfig, name))
         for name, interval in NUMBER_INTERVALS.items():
             _check_number(name, getattr(self, name), interval)
         for boundary in self.lr_boundaries:
@@ -111,10 +95,10 @@ class Interval:
         return f"a finite number {low}" + ("" if self.high == math.inf else f" and < {self.high:g}")
 
 
-# Minimum of every integer setting (None, where the field allows it, means "not set").
+# Minimum of every integer setting beyond the data settings' (None, where the field allows it, means "not set").
 INTEGER_MINIMUMS = {
-    "image_size": 1, "train_examples": 1, "eval_examples": 1, "batch_size": 1, "epochs": 0, "train_steps": 0,
-    "checkpoint_every_steps": 0, "lr_base_batch_size": 0, "warmup_steps": 0, "num_cpu_devices": 1, "seed": 0,
+    "epochs": 0, "train_steps": 0, "checkpoint_every_steps": 0, "lr_base_batch_size": 0, "warmup_steps": 0,
+    "num_cpu_devices": 1,
 }
 NUMBER_INTERVALS = {
     "learning_rate": Interval(0, low_open=True),
@@ -133,25 +117,8 @@ FREE_ON_RESUME = ("model_dir", "overwrite", "eval_only", "verbose", "validate_da
                   "num_cpu_devices", "tpu", "jit_compile", "data_dir")
 
 
-def _allows_none(name):
-    return type(None) in typing.get_args(TrainConfig.__dataclass_fields__[name].type)
-
-
-def _check_choice(name, value, allowed):
-    if value not in allowed:
-        raise ValueError(f"--{name} must be one of {', '.join(map(str, allowed))}; got {value!r}.")
-
-
-def _check_integer(name, value, minimum):
-    if value is None and _allows_none(name):
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        unset = " (or unset)" if _allows_none(name) else ""
-        raise ValueError(f"--{name} must be an integer >= {minimum}{unset}; got {value!r}.")
-
-
 def _check_number(name, value, interval):
-    if value is None and _allows_none(name):
+    if value is None and allows_none(TrainConfig, name):
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value not in interval:
         raise ValueError(f"--{name} must be {interval}; got {value!r}.")
@@ -171,8 +138,6 @@ def _check_model_overrides(model, overrides):
     if reserved:
         raise ValueError(f"--model_overrides cannot set {reserved}: the training app takes the number of classes "
                          "from the dataset and trains on logits.")
-    from keras_resnets.models.registry import model_info
-
     parameters = inspect.signature(model_info(model).builder).parameters
     if any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters.values()):
         return

@@ -1,26 +1,17 @@
 """The absl flags of apps/train.py, defined from TrainConfig so that the two never drift apart."""
 
-import dataclasses
-import json
-import typing
-
 from absl import flags
 
-from keras_resnets.training.config import BOUNDARY_UNITS, DATA_CHECKS, LR_SCHEDULES, PRECISIONS, RECIPES, TrainConfig
+from keras_resnets import cli
+from keras_resnets.data import options as data_options
+from keras_resnets.training.config import BOUNDARY_UNITS, DATA_CHECKS, LR_SCHEDULES, PRECISIONS, TrainConfig
 from keras_resnets.training.strategy import STRATEGIES
 
 HELP = {
+    **data_options.HELP,
+    "eval_split": "Split to evaluate on after every epoch.",
     "model": "Registered model name (keras_resnets.list_models()).",
     "model_overrides": 'JSON object of builder arguments, e.g. {"placement": "b", "dropout_rate": 0.3}.',
-    "dataset": "sample | synthetic | tfrecord:<dir> | folder:<root> | a tensorflow-datasets name (cifar10, ...).",
-    "data_dir": "tensorflow-datasets data directory.",
-    "recipe": "Augmentation and normalization: cifar, imagenet, none, or auto (from the model's dataset).",
-    "image_size": "Training/eval image size (default: the dataset's, or 224 for the imagenet recipe).",
-    "train_split": "Split to train on.",
-    "eval_split": "Split to evaluate on after every epoch.",
-    "train_examples": "Use only the first N training examples.",
-    "eval_examples": "Use only the first N evaluation examples.",
-    "batch_size": "Global batch size, split evenly over the replicas.",
     "epochs": "Epochs to train (ignored when --train_steps is set).",
     "train_steps": "Total optimizer steps (the 2015 paper stops at 64k); overrides --epochs.",
     "checkpoint_every_steps": "Also back up every N steps within an epoch (long epochs); 0: after each epoch only.",
@@ -43,7 +34,6 @@ HELP = {
     "precision": "float32 | mixed_float16 | mixed_bfloat16 (the classifier stays float32).",
     "jit_compile": "Compile the training step with XLA.",
     "model_dir": "Where logs, backups, the final model and metrics go.",
-    "seed": "Random seed for weights, data order and augmentation.",
     "eval_only": "Only evaluate the model saved in --model_dir; where there is none, with --weights, those "
                  "pretrained weights (top-1 and top-5 in --model_dir/metrics.json).",
     "weights": "Start from these weights: imagenet, timm/<model>.<tag> or a weights file; a checkpoint with "
@@ -56,7 +46,7 @@ HELP = {
     "verbose": "Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch.",
 }
 ENUMS = {
-    "recipe": RECIPES,
+    "recipe": data_options.RECIPE_CHOICES,
     "validate_data": tuple(DATA_CHECKS),
     "lr_schedule": LR_SCHEDULES,
     "lr_boundaries_unit": BOUNDARY_UNITS,
@@ -65,43 +55,16 @@ ENUMS = {
 }
 
 
-def _base_type(annotation):
-    arguments = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-    return arguments[0] if arguments else annotation
-
-
 def define_flags(flag_values=flags.FLAGS):
-    defaults = TrainConfig()
-    for field in dataclasses.fields(TrainConfig):
-        name, default, kind = field.name, getattr(defaults, field.name), _base_type(field.type)
-        common = dict(help=HELP[name], flag_values=flag_values)
-        if name in ENUMS:
-            flags.DEFINE_enum(name, default, ENUMS[name], **common)
-        elif kind is dict:
-            flags.DEFINE_string(name, json.dumps(default), **common)
-        elif kind is tuple:
-            flags.DEFINE_list(name, [str(value) for value in default], **common)
-        elif kind is bool:
-            flags.DEFINE_bool(name, default, **common)
-        elif kind is int:
-            flags.DEFINE_integer(name, default, **common)
-        elif kind is float:
-            flags.DEFINE_float(name, default, **common)
-        else:
-            flags.DEFINE_string(name, default, **common)
+    cli.define_record_flags(TrainConfig, HELP, ENUMS, flag_values)
 
 
 def config_from_flags(flag_values=flags.FLAGS):
-    values = {field.name: flag_values[field.name].value for field in dataclasses.fields(TrainConfig)}
+    boundaries = flag_values["lr_boundaries"].value
     try:
-        values["model_overrides"] = json.loads(values["model_overrides"] or "{}")
-    except json.JSONDecodeError as error:
-        raise ValueError(f"--model_overrides must be a JSON object, got {values['model_overrides']!r}: {error}")
-    if not isinstance(values["model_overrides"], dict):
-        raise ValueError(f"--model_overrides must be a JSON object, got {values['model_overrides']!r}.")
-    try:
-        values["lr_boundaries"] = tuple(float(value) for value in values["lr_boundaries"])
+        boundaries = tuple(float(value) for value in boundaries)
     except ValueError as error:
-        raise ValueError(f"--lr_boundaries must be numbers, got {values['lr_boundaries']}.") from error
-    return TrainConfig(**values).validate()
-
+        raise ValueError(f"--lr_boundaries must be numbers, got {boundaries}.") from error
+    overrides = cli.parse_json_object("model_overrides", flag_values["model_overrides"].value)
+    return cli.record_from_flags(TrainConfig, flag_values, model_overrides=overrides,
+                                 lr_boundaries=boundaries).validate()

@@ -11,10 +11,11 @@ import tensorflow as tf
 
 from keras_resnets.backend import keras
 from keras_resnets.data import input_pipeline
+from keras_resnets.data.options import resolve_recipe
 from keras_resnets.training import run_dir
 from keras_resnets.training.backup import latest_backup, restore
 from keras_resnets.training.callbacks import DivergenceGuard, StopAtStep, Throughput
-from keras_resnets.training.config import DATA_CHECKS, resolve_recipe
+from keras_resnets.training.config import DATA_CHECKS
 from keras_resnets.training.journal import Journal
 from keras_resnets.training.schedules import CosineWithWarmup, PiecewiseWithWarmup
 from keras_resnets.training.strategy import create_strategy, per_replica_batch, split_cpu

@@ -73,7 +73,7 @@ def package_flatbuffers(model, mean, std, calibration):
 
 def litert_scores(content, images):
     """LiteRT outputs for raw-pixel `images` (one batch-1 invoke each), as float32, and the output's dtype."""
-    from keras_resnets.export.verify import io_details
+    from keras_resnets.export.litert import io_details
 
     return predict(content, images), io_details(content)["output"]["dtype"]
 

@@ -17,6 +17,7 @@ import numpy as np
 from keras_resnets.backend import keras
 from keras_resnets.graph import flatten
 from keras_resnets.layers.base import CompositeLayer
+from keras_resnets.models.registry import create_model, list_models
 
 SPEC_KEY = "__keras_resnets__"
 FORMAT_VERSION = 1
@@ -47,8 +48,6 @@ def _normalized_config(model):
 
 
 def _registry_name_check(name, source):
-    from keras_resnets.models.registry import list_models
-
     if name not in list_models():
         raise NotAKerasResnetsModelError(
             f"{source} is not a keras_resnets model: its model name {name!r} is not a registered model name "
@@ -68,8 +67,6 @@ def model_spec(model, overrides=None, source=None):
     if not isinstance(model, keras.Model) or not hasattr(model, "_nodes_by_depth"):
         raise NotAKerasResnetsModelError(f"{source} is not a keras_resnets model: not a functional Keras model.")
     _registry_name_check(model.name, source)
-    from keras_resnets.models.registry import create_model
-
     derived = {"input_shape": list(model.inputs[0].shape[1:])}
     head = next((layer for layer in model.layers if layer.name == "predictions"), None)
     if head is not None:
@@ -141,8 +138,6 @@ def load_keras_model(path, overrides=None):
         run = _run_json_overrides(path)
         if run and run.get("model") == name and isinstance(run.get("model_overrides"), dict):
             overrides = run["model_overrides"]
-    import keras_resnets.layers  # noqa: F401  (registers the block classes)
-
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as error:  # Keras raises TypeError/ValueError/KeyError for foreign or broken files
@@ -196,8 +191,6 @@ def read_flat_weights(path):
 
 def build_flat_twin(spec):
     """The flat model of `spec` in this process's Keras (tf_keras when TF_USE_LEGACY_KERAS=1)."""
-    from keras_resnets.models.registry import create_model
-
     overrides = dict(spec["overrides"])
     overrides["input_shape"] = tuple(overrides["input_shape"])
     return flatten(create_model(spec["model"], **overrides))

@@ -1,8 +1,7 @@
-"""Quantization-aware training (tfmot, default 8-bit scheme) of a keras_resnets model, to a full-int8 `.tflite`.
+"""Quantization-aware training (tfmot, default 8-bit scheme) in the tf_keras child, to a full-int8 `.tflite`.
 
-Keras 3 side: `quantization_aware_training(model_or_path, output_path, options)` writes the flat weights and runs
-the rest in a tf_keras child process (keras_resnets.export.legacy). tf_keras side (`run_qat`): rebuild the flat
-twin, load the weights, `quantize_model` it with the package's primitives annotated, calibrate the activation
+`run_qat` (the child's "qat" task; the Keras 3 entry point is launcher.quantization_aware_training): rebuild the
+flat twin, load the weights, `quantize_model` it with the package's primitives annotated, calibrate the activation
 ranges on a few training batches, fine-tune, convert.
 
 tfmot's default 8-bit scheme knows Conv2D, DepthwiseConv2D, Dense, Conv-BN(-ReLU) patterns (quantized after the BN,
@@ -12,68 +11,42 @@ Res2Net's split, the pass-through primitives), so that every registered model qu
 """
 
 import contextlib
-import json
 
-def _report(result, report_path):
-    if report_path:
-        with open(report_path, "w") as file:
-            json.dump(result, file, indent=2)
-    return result
+import numpy as np
+import tensorflow as tf
+import tensorflow_model_optimization as tfmot
+from tensorflow_model_optimization.python.core.quantization.keras import quant_ops
+from tensorflow_model_optimization.python.core.quantization.keras.default_8bit.default_8bit_quantize_configs import \
+    Default8BitOutputQuantizeConfig
 
-
-def quantization_aware_training(model, output_path, options=None, report_path=None, overrides=None,
-                                ptq_baseline=True, timeout=None):
-    """QAT-fine-tunes a keras_resnets model (Keras 3 model or `.keras` path) and writes a full-int8 `.tflite`.
-
-    Args:
-        model: a keras_resnets model, or the path of a `.keras` file from the training app.
-        output_path: where the `.tflite` goes.
-        options: FinetuneOptions (data, steps, learning rate, io_type).
-        report_path: where the JSON report goes (optional); the report is also returned.
-        overrides: builder overrides the model was created with (default: the training app's run.json beside
-            the file, else none).
-        ptq_baseline: also convert the float model with post-training quantization and evaluate it.
-    Returns:
-        The report: float, PTQ int8 and QAT int8 accuracy, operators, sizes raw and gzipped.
-    Raises:
-        ValueError: the model is not a keras_resnets model, or an option or data flag is wrong.
-    """
-    from keras_resnets.export.finetune import FinetuneOptions
-    from keras_resnets.export.legacy import run_on_weights
-
-    options = (options or FinetuneOptions()).validate()
-    result = run_on_weights("qat", model, output_path, options, overrides, timeout, ptq_baseline=ptq_baseline)
-    return _report(result, report_path)
+from keras_resnets.backend import keras
+from keras_resnets.export.converter import convert_int8
+from keras_resnets.export.litert import float_operators
+from keras_resnets.export.tfmot.finetune import apply_batch_norm_option, describe, fine_tune, start, write_tflite
+from keras_resnets.export.verify import keras_accuracy
+from keras_resnets.layers import primitives, res2net
 
 
-# ----------------------------------------------------------------------------------------------- tf_keras side
+class NoOpQuantizeConfig(tfmot.quantization.keras.QuantizeConfig):
+    """No quantizers: the layer's output keeps its input's quantization (pads, slices, identity)."""
 
+    def get_weights_and_quantizers(self, layer):
+        return []
 
-def _noop_quantize_config():
-    import tensorflow_model_optimization as tfmot
+    def get_activations_and_quantizers(self, layer):
+        return []
 
-    class NoOpQuantizeConfig(tfmot.quantization.keras.QuantizeConfig):
-        """No quantizers: the layer's output keeps its input's quantization (pads, slices, identity)."""
+    def set_quantize_weights(self, layer, quantize_weights):
+        pass
 
-        def get_weights_and_quantizers(self, layer):
-            return []
+    def set_quantize_activations(self, layer, quantize_activations):
+        pass
 
-        def get_activations_and_quantizers(self, layer):
-            return []
+    def get_output_quantizers(self, layer):
+        return []
 
-        def set_quantize_weights(self, layer, quantize_weights):
-            pass
-
-        def set_quantize_activations(self, layer, quantize_activations):
-            pass
-
-        def get_output_quantizers(self, layer):
-            return []
-
-        def get_config(self):
-            return {}
-
-    return NoOpQuantizeConfig
+    def get_config(self):
+        return {}
 
 
 FOLDED_INTO = ("Conv2D", "DepthwiseConv2D")
@@ -84,8 +57,6 @@ def _is_standalone_batch_norm(layer):
 
     tfmot knows BN only inside its Conv-BN patterns, where the converter folds it into the conv.
     """
-    import tensorflow as tf
-
     if type(layer).__name__ != "BatchNormalization":
         return False
     sources = [source for node in layer.inbound_nodes for source in tf.nest.flatten(node.inbound_layers)]
@@ -100,10 +71,6 @@ def _batch_norm_as_depthwise(layer):
     would stay float; as a depthwise conv it is one int8 DEPTHWISE_CONV_2D whose per-channel weight scale holds
     each channel's factor exactly. Fine-tuning then trains the affine with the statistics fixed.
     """
-    import numpy as np
-
-    from keras_resnets.backend import keras
-
     channels = layer.moving_mean.shape[0]
     gamma = layer.gamma.numpy() if layer.scale else np.ones(channels, "float32")
     beta = layer.beta.numpy() if layer.center else np.zeros(channels, "float32")
@@ -120,15 +87,7 @@ def quantize_flat_model(flat):
     (squeeze-excitation's gate) gets its output quantized, and a standalone BatchNormalization becomes a 1x1
     depthwise conv (`_batch_norm_as_depthwise`). Any other unknown layer gets tfmot's error naming it.
     """
-    import tensorflow_model_optimization as tfmot
-    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit.default_8bit_quantize_configs \
-        import Default8BitOutputQuantizeConfig
-
-    from keras_resnets.backend import keras
-    from keras_resnets.layers import primitives, res2net
-
     quantization = tfmot.quantization.keras
-    noop_config = _noop_quantize_config()
     pass_through = {"SubsampleZeroPad": primitives.SubsampleZeroPad, "SymmetricPadding2D": primitives.SymmetricPadding2D,
                     "DropPath": primitives.DropPath, "ChannelSplit": res2net.ChannelSplit}
     replaced_weights = {}
@@ -136,7 +95,7 @@ def quantize_flat_model(flat):
     def annotate(layer):
         kind = type(layer).__name__
         if kind in pass_through:
-            return quantization.quantize_annotate_layer(layer, quantize_config=noop_config())
+            return quantization.quantize_annotate_layer(layer, quantize_config=NoOpQuantizeConfig())
         if kind == "Multiply":
             return quantization.quantize_annotate_layer(layer, quantize_config=Default8BitOutputQuantizeConfig())
         if _is_standalone_batch_norm(layer):
@@ -148,7 +107,7 @@ def quantize_flat_model(flat):
     for name, weights in replaced_weights.items():
         annotated.get_layer(name).set_weights(weights)
     annotated = quantization.quantize_annotate_model(annotated)
-    scope = {**pass_through, "NoOpQuantizeConfig": noop_config,
+    scope = {**pass_through, "NoOpQuantizeConfig": NoOpQuantizeConfig,
              "Default8BitOutputQuantizeConfig": Default8BitOutputQuantizeConfig}
     with quantization.quantize_scope(scope):
         return quantization.quantize_apply(annotated)
@@ -160,8 +119,6 @@ RANGE_CALIBRATION_BATCHES = 8
 @contextlib.contextmanager
 def _moving_average_decay(decay):
     """Makes tfmot's activation quantizers (MovingAverageQuantizer, decay fixed at 0.999) use `decay()` instead."""
-    from tensorflow_model_optimization.python.core.quantization.keras import quant_ops
-
     original = quant_ops.MovingAvgQuantize
     calls = []
 
@@ -205,8 +162,6 @@ def nudge_zero_gammas(flat, floor=GAMMA_FLOOR):
     BN) gives a zero scale, which the converter rejects ("scale out of expressed type range") and then leaves
     the whole conv in float. A gamma of 1e-3 changes the channel's output by 1e-3 of its normalized value.
     """
-    import numpy as np
-
     raised = 0
     for layer in flat.layers:
         if type(layer).__name__ != "BatchNormalization" or not layer.scale:
@@ -221,61 +176,23 @@ def nudge_zero_gammas(flat, floor=GAMMA_FLOOR):
 
 def run_qat(request):
     """The tf_keras child's work: twin, weights, PTQ baseline, quantize, fine-tune, convert, evaluate."""
-    from keras_resnets.export import int8
-    from keras_resnets.export.finetune import FinetuneOptions, apply_batch_norm_option, datasets, fit, total_steps
-    from keras_resnets.export.weights_io import build_flat_twin, load_flat_weights, read_flat_weights
-
-    options = FinetuneOptions(**request["options"]).validate()
-    _, spec = read_flat_weights(request["weights"])
-    flat = build_flat_twin(spec)
-    load_flat_weights(flat, request["weights"])
-    train, evaluation, calibration, steps_per_epoch, info = datasets(options, spec["model"])
-    check_classes(spec, info)
-    report = {"model": spec["model"], "overrides": spec["overrides"], "dataset": options.dataset,
-              "eval_split": options.eval_split, "io_type": options.io_type,
-              "float_accuracy": int8.keras_accuracy(flat, evaluation)}
+    run = start(request)
+    options, flat, report = run.options, run.flat, run.report
     if request.get("ptq_baseline", True):
-        report["ptq"] = describe(int8.convert_int8(flat, calibration, options.io_type), evaluation)
+        report["ptq"] = describe(convert_int8(flat, run.calibration, options.io_type), run.evaluation)
     report["gammas_raised"] = nudge_zero_gammas(flat)
     quantized = quantize_flat_model(flat)
     report["batch_norm_frozen"] = apply_batch_norm_option(quantized, options)
-    report["range_calibration"] = calibrate_activation_ranges(quantized, train)
-    steps = total_steps(options, steps_per_epoch)
-    from_logits = spec["overrides"].get("classifier_activation") is None
-    report["history"] = fit(quantized, options, train, steps, steps_per_epoch, from_logits)
-    report["steps"] = steps
-    report["qat_keras_accuracy"] = int8.keras_accuracy(quantized, evaluation)
-    content = int8.convert_int8(quantized, None, options.io_type)
-    left_float = int8.float_operators(content)
+    report["range_calibration"] = calibrate_activation_ranges(quantized, run.train)
+    fine_tune(run, quantized)
+    report["qat_keras_accuracy"] = keras_accuracy(quantized, run.evaluation)
+    content = convert_int8(quantized, None, options.io_type)
+    left_float = float_operators(content)
     if left_float:
         raise ValueError(
             f"The QAT model did not convert to int8 only: {', '.join(left_float)} still compute in float, because "
             "some activation ranges learned during fine-tuning are empty (an untrained model, e.g. with its last "
             "BatchNorm gamma still zero). Start from a trained model or fine-tune for more steps."
         )
-    with open(request["output"], "wb") as file:
-        file.write(content)
-    report["qat"] = {"path": request["output"], **describe(content, evaluation)}
+    report["qat"] = write_tflite(content, request["output"], run.evaluation)
     return report
-
-
-def check_classes(spec, info):
-    classes = spec.get("classes")
-    if classes is not None and info.num_classes is not None and classes != info.num_classes:
-        raise ValueError(
-            f"The model has {classes} classes but the dataset {info.name!r} has {info.num_classes}: "
-            "fine-tune on the dataset the model was trained on."
-        )
-
-
-def describe(content, evaluation):
-    """Accuracy, operators, float-computing operators, raw and gzipped size of a flatbuffer."""
-    from keras_resnets.export import int8
-
-    return {
-        "int8_accuracy": int8.tflite_accuracy(content, evaluation),
-        "operators": sorted({name for name, _ in int8.operators(content)}),
-        "float_operators": int8.float_operators(content),
-        "bytes": len(content),
-        "gzip_bytes": int8.gzip_size(content),
-    }
