@@ -5,6 +5,9 @@
     flatbuffer = convert("resnet20", "int8", calibration=images, io_type="uint8")
 """
 
+from keras_resnets.backend import require_tensorflow
+
+require_tensorflow("TFLite export (keras_resnets.export, tflite/)")  # before anything here loads TensorFlow
 from keras_resnets.export.calibration import calibration_images, representative_dataset
 from keras_resnets.export.converter import IO_TYPES, MODES, convert, has_fake_quant, prepare_model, unsupported_ops
 from keras_resnets.export.loading import load_model
