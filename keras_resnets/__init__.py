@@ -1,7 +1,8 @@
 """keras_resnets: the residual-network family as Keras layers and models, from paper to phone."""
 
-import keras_resnets.tensorflow_import  # noqa: F401  (first: loads TensorFlow without its load-time notices)
-from keras_resnets import data, layers
+import importlib
+
+from keras_resnets import layers
 from keras_resnets.analysis import count_macs, count_params
 from keras_resnets.graph import flatten
 from keras_resnets.image_transform import preprocess as preprocess_images
@@ -29,6 +30,14 @@ from keras_resnets.weights import load_weights
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    # The input pipelines are tf.data: imported on first use, so the models need no TensorFlow under JAX or PyTorch.
+    if name == "data":
+        return importlib.import_module("keras_resnets.data")
+    raise AttributeError(f"module 'keras_resnets' has no attribute {name!r}")
+
+
 __all__ = [
     "CifarResNeXt",
     "CifarResNet",
@@ -46,7 +55,6 @@ __all__ = [
     "count_macs",
     "count_params",
     "create_model",
-    "data",
     "decode_predictions",
     "flatten",
     "layers",

@@ -6,16 +6,14 @@ The node APIs of Keras 3 and tf_keras differ and are not public; this is the onl
 import contextlib
 import sys
 
-import tensorflow as tf
-
-from keras_resnets.backend import IS_LEGACY_KERAS, keras
+from keras_resnets.backend import IS_LEGACY_KERAS, keras, nest
 from keras_resnets.layers.base import inline_composites
 
 
 def _replay_legacy(model, inputs, call_layer):
     """tf_keras: Functional._run_internal_graph with a hook on each call."""
     tensors = {}
-    for reference, tensor in zip(model.inputs, tf.nest.flatten(inputs)):
+    for reference, tensor in zip(model.inputs, nest.flatten(inputs)):
         tensors[str(id(reference))] = [tensor] * model._tensor_usage_count[str(id(reference))]
     for depth in sorted(model._nodes_by_depth, reverse=True):
         for node in model._nodes_by_depth[depth]:
@@ -23,10 +21,10 @@ def _replay_legacy(model, inputs, call_layer):
                 continue
             args, kwargs = node.map_arguments(tensors)
             outputs = call_layer(node.layer, args, kwargs)
-            for output_id, tensor in zip(node.flat_output_ids, tf.nest.flatten(outputs)):
+            for output_id, tensor in zip(node.flat_output_ids, nest.flatten(outputs)):
                 tensors[output_id] = [tensor] * model._tensor_usage_count[output_id]
     outputs = [tensors[str(id(reference))].pop() for reference in model.outputs]
-    return tf.nest.pack_sequence_as(model._nested_outputs, outputs)
+    return nest.pack_sequence_as(model._nested_outputs, outputs)
 
 
 def replay(model, inputs, call_layer):
@@ -45,7 +43,7 @@ def nodes(model):
             if node.is_input:
                 continue
             if IS_LEGACY_KERAS:
-                yield node.layer, tf.nest.flatten(node.keras_inputs), tf.nest.flatten(node.outputs)
+                yield node.layer, nest.flatten(node.keras_inputs), nest.flatten(node.outputs)
             else:
                 yield node.operation, list(node.input_tensors), list(node.outputs)
 

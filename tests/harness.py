@@ -32,6 +32,11 @@ def random_images(shape, batch=2, seed=0):
     return np.random.default_rng(seed).uniform(0.0, 1.0, (batch, *shape)).astype("float32")
 
 
+def to_numpy(tensor):
+    """A tensor or variable of any backend as a numpy array (np.asarray refuses a torch tensor that has a grad)."""
+    return np.asarray(tensor) if IS_LEGACY_KERAS else keras.ops.convert_to_numpy(tensor)
+
+
 def relative_error(actual, expected):
     """Largest absolute difference relative to the largest |expected| value."""
     actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
@@ -85,7 +90,8 @@ def assert_flatten_matches(model, images, atol=1e-5):
     flat = keras_resnets.flatten(model)
     composite = [layer.name for layer in flat.layers if isinstance(layer, keras_resnets.layers.CompositeLayer)]
     assert not composite, f"flatten left composite layers: {composite}"
-    np.testing.assert_allclose(flat(images, training=False), model(images, training=False), atol=atol, rtol=0)
+    np.testing.assert_allclose(to_numpy(flat(images, training=False)), to_numpy(model(images, training=False)),
+                               atol=atol, rtol=0)
     return flat
 
 
@@ -119,10 +125,21 @@ def check_registered_model(name, tflite=True):
         assert_tflite_matches_keras(model, images)
 
 
-def run_under_tf_keras(script, timeout=300):
-    """Runs the Python `script` in a child with TF_USE_LEGACY_KERAS=1 (tf_keras, tfmot); returns its stdout."""
-    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,
+def run_python(script, env=None, timeout=300, python=sys.executable, args=()):
+    """Runs the Python `script` (with `args`) in a child from the repository root, its environment updated
+    with `env`; returns its stdout. The Keras a process uses is chosen at import, hence the child."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    result = subprocess.run([python, "-c", script, *args], env=env, cwd=ROOT, capture_output=True, text=True,
                             timeout=timeout, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
+
+
+def run_under_tf_keras(script, timeout=300):
+    """Runs the Python `script` in a child with TF_USE_LEGACY_KERAS=1 (tf_keras, tfmot); returns its stdout."""
+    return run_python(script, {"TF_USE_LEGACY_KERAS": "1"}, timeout)
+
+
+def run_under_backend(backend, script, timeout=300, python=sys.executable, args=()):
+    """Runs the Python `script` in a child whose Keras 3 runs on `backend` ('jax', 'torch', 'tensorflow')."""
+    return run_python(script, {"KERAS_BACKEND": backend, "TF_USE_LEGACY_KERAS": "0"}, timeout, python, args)

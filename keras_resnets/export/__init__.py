@@ -8,6 +8,9 @@ child process.
     flatbuffer = convert("resnet20", "int8", calibration=images, io_type="uint8")
 """
 
+from keras_resnets.backend import require_tensorflow
+
+require_tensorflow("TFLite export (keras_resnets.export, tflite/)")  # before anything here loads TensorFlow
 from keras_resnets.export.calibration import calibration_images, representative_dataset
 from keras_resnets.export.converter import (IO_TYPES, MODES, FlexOpsError, convert, has_fake_quant, prepare_model,
                                            to_tflite, unsupported_ops)

@@ -1,8 +1,6 @@
 """Primitive layers that Keras lacks. Each converts to TFLite built-in ops (StridedSlice, Pad, MirrorPad, Mul)."""
 
-import tensorflow as tf
-
-from keras_resnets.backend import keras
+from keras_resnets.backend import keras, ops, random_uniform, seed_generator
 from keras_resnets.checks import check_rate
 from keras_resnets.layers.base import register
 
@@ -14,14 +12,15 @@ class DropPath(keras.layers.Layer):
     def __init__(self, rate=0.0, **kwargs):
         super().__init__(**kwargs)
         self.rate = check_rate("DropPath rate", rate)
+        self.seed_generator = seed_generator()
 
     def call(self, inputs, training=None):
         if not training or self.rate == 0.0:
             return inputs
         keep = 1.0 - self.rate
-        batch = tf.shape(inputs)[0]
-        noise = tf.random.uniform([batch, 1, 1, 1], dtype=inputs.dtype)
-        mask = tf.floor(keep + noise)
+        batch = ops.shape(inputs)[0]
+        noise = random_uniform((batch, 1, 1, 1), dtype=inputs.dtype, seed=self.seed_generator)
+        mask = ops.floor(keep + noise)
         return inputs / keep * mask
 
     def compute_output_shape(self, input_shape):
@@ -46,7 +45,7 @@ class SubsampleZeroPad(keras.layers.Layer):
     def call(self, inputs):
         x = inputs[:, :: self.strides, :: self.strides, :] if self.strides > 1 else inputs
         if self.extra_channels:
-            x = tf.pad(x, [[0, 0], [0, 0], [0, 0], [0, self.extra_channels]])
+            x = ops.pad(x, [[0, 0], [0, 0], [0, 0], [0, self.extra_channels]])
         return x
 
     def compute_output_shape(self, input_shape):
@@ -75,7 +74,8 @@ class SymmetricPadding2D(keras.layers.Layer):
 
     def call(self, inputs):
         p = self.padding
-        return tf.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]], mode="SYMMETRIC")
+        # MirrorPad on TensorFlow; Keras' PyTorch backend pads "symmetric" as "replicate", the same for p = 1.
+        return ops.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]], mode="symmetric")
 
     def compute_output_shape(self, input_shape):
         batch, height, width, channels = input_shape

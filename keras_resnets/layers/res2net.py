@@ -8,9 +8,7 @@ Bottle2neck, the reference for the weights (the paper's figure passes the *first
 official code pass the last).
 """
 
-import tensorflow as tf
-
-from keras_resnets.backend import keras
+from keras_resnets.backend import keras, ops
 from keras_resnets.checks import check_positive_int
 from keras_resnets.layers.base import CompositeLayer, activation, apply_sequence, batch_norm, conv2d, register
 from keras_resnets.layers.residual import ResidualBlock, inner_width
@@ -31,7 +29,7 @@ class ChannelSplit(keras.layers.Layer):
         self.num_splits = check_positive_int("ChannelSplit num_splits", num_splits)
 
     def call(self, inputs):
-        return tf.split(inputs, self.num_splits, axis=-1)
+        return ops.split(inputs, self.num_splits, axis=-1)
 
     def compute_output_shape(self, input_shape):
         *rest, channels = tuple(input_shape)

@@ -11,6 +11,7 @@ output_dir)` that writes results.json and PNG figures to `output_dir` and return
 import importlib
 import time
 
+from keras_resnets.backend import require_tensorflow
 from keras_resnets.studies.common import StudyError, prepare_output_dir, write_results
 
 # study name -> module under keras_resnets.studies (imported only when that study runs)
@@ -23,6 +24,9 @@ STUDIES = {
     "lesion": "lesion",
     "paths": "paths",
 }
+
+# studies that differentiate with tf.GradientTape / tf.custom_gradient; the others need only the models
+TENSORFLOW_ONLY = ("gradient_flow", "shattered_gradients", "paths")
 
 
 def study_module(name):
@@ -46,6 +50,8 @@ def options_for(name, **settings):
 def run(name, output_dir, **settings):
     """Runs study `name` with `settings` (its Options fields), writes results.json and figures to `output_dir`,
     and returns the summary text."""
+    if name in TENSORFLOW_ONLY:
+        require_tensorflow(f"The {name} study (it differentiates with tf.GradientTape)")
     module = study_module(name)
     options = options_for(name, **settings)
     prepare_output_dir(output_dir)
@@ -55,4 +61,4 @@ def run(name, output_dir, **settings):
     return summary
 
 
-__all__ = ["STUDIES", "StudyError", "options_for", "run", "study_module"]
+__all__ = ["STUDIES", "TENSORFLOW_ONLY", "StudyError", "options_for", "run", "study_module"]

@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime
+import importlib.metadata
 import json
 import os
 import platform
@@ -28,10 +29,17 @@ def prepare_output_dir(output_dir):
     return output_dir
 
 
+def installed_version(package):
+    """`package`'s installed version, or None where it is not installed (TensorFlow beside JAX or PyTorch)."""
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def machine():
     """Where the numbers were measured: CPU model, core count, OS, Python and library versions."""
     import numpy
-    import tensorflow as tf
 
     cpu = platform.processor() or platform.machine()
     try:
@@ -48,7 +56,7 @@ def machine():
         "python": sys.version.split()[0],
         "keras_resnets": __version__,
         "keras": keras.__version__,
-        "tensorflow": tf.__version__,
+        "tensorflow": installed_version("tensorflow"),  # read without importing it (JAX, PyTorch)
         "numpy": numpy.__version__,
         "keras_backend": keras.backend.backend(),
     }

@@ -1,0 +1,203 @@
+"""The models on every Keras 3 backend: JAX and PyTorch compute what TensorFlow computes, from the same source.
+
+This process (TensorFlow) builds a small member of every family, randomizes its BatchNorm statistics, saves it as
+`.keras` and records its logits. One child per backend then, for every member: builds the model afresh,
+flattens it and trains it 2 steps with `fit`; loads timm weights; checks that none of that imported TensorFlow
+and that the TensorFlow-only parts refuse with one clear error; loads the TensorFlow file with the same logits
+and saves its trained model. Back here, those files load under TensorFlow with the child's outputs.
+PyTorch runs where a Python with torch is found: this one, or the one KERAS_RESNETS_TORCH_PYTHON names.
+"""
+
+import importlib.util
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import keras_resnets
+from keras_resnets.backend import IS_LEGACY_KERAS, BackendError, backend_name, keras
+from tests.harness import assert_flatten_matches, run_under_backend, small_input_shape, to_numpy
+
+LOGIT_TOLERANCE = 1e-4  # of the logit scale: max |logits| (at least 1)
+# JAX compiles each new variable shape once per process: few and shared shapes keep the child quick
+SMALL = dict(layers=(1, 1), widths=(16, 16), stem_chs=16)
+# a small member of every family, each through its registry name (fewer blocks and stages, 10 classes);
+# between them they use every block and primitive layer (DropPath, option-A shortcuts, split, mirror padding)
+REPRESENTATIVES = {
+    "resnet20": dict(depth=8, widths=(16, 16, 16)),
+    "plain20": dict(depth=8, widths=(16, 16, 16)),
+    "preact_resnet164": dict(depth=11),
+    "wrn_16_8": dict(depth=10, widen_factor=1, dropout_rate=0.3),
+    "resnext29_8x64d": dict(depth=11, cardinality=2, base_width=4),
+    "resnet50d": dict(SMALL, drop_path_rate=0.1),
+    "resnetv2_50": dict(SMALL),
+    "resnext50_32x4d": dict(SMALL, cardinality=4),
+    "seresnet18": dict(SMALL),
+    "seresnext50_32x4d": dict(SMALL, cardinality=4),
+    "wide_resnet50_2": dict(SMALL),
+    "res2net50_26w_4s": dict(SMALL),
+    "rexnet_100": dict(width_mult=0.5, depth_mult=0.2, drop_path_rate=0.1),
+}
+TIMM_FIXTURES = ("resnet_basic_d", "resnetv2_bottleneck", "seresnet", "resnext", "wide_resnet", "res2next",
+                 "rexnet_100")
+TENSORFLOW_ONLY = {
+    "export": "import keras_resnets.export",
+    "training": "from keras_resnets.training import train",
+    "gradient_flow study": "import keras_resnets.studies; keras_resnets.studies.run('gradient_flow', OUTPUT)",
+}
+CHILD = "import sys; from tests.test_backends import check_backend; check_backend(sys.argv[1])"
+
+
+def build(name, overrides):
+    return keras_resnets.create_model(name, classes=10, classifier_activation=None,
+                                      input_shape=small_input_shape(name), **overrides)
+
+
+def images_for(name, batch=2):
+    return np.random.default_rng(1).uniform(0.0, 1.0, (batch, *small_input_shape(name))).astype("float32")
+
+
+def randomize_batch_norms(model, seed=0):
+    """Moving statistics and affine parameters away from their initial 0 and 1, so the check covers them."""
+    rng = np.random.default_rng(seed)
+    for variable in model.weights:
+        kind = variable.path.rsplit("/", 1)[-1]
+        shape = tuple(variable.shape)
+        if kind in ("gamma", "moving_variance"):
+            variable.assign(rng.uniform(0.5, 1.5, shape).astype("float32"))
+        elif kind in ("beta", "moving_mean"):
+            variable.assign(rng.normal(0.0, 0.1, shape).astype("float32"))
+
+
+def assert_same_logits(ours, reference, what):
+    ours, reference = to_numpy(ours), np.asarray(reference)
+    scale = max(1.0, float(np.max(np.abs(reference))))
+    difference = float(np.max(np.abs(ours - reference)))
+    assert difference <= LOGIT_TOLERANCE * scale, f"{what}: max |difference| {difference:.3g}, logit scale {scale:.3g}"
+
+
+def save_reference_models(folder, models):
+    """Under TensorFlow: every model as `<name>.tensorflow.keras` and its logits in `logits.npz`."""
+    keras.utils.set_random_seed(0)
+    logits = {}
+    for name, overrides in models.items():
+        model = build(name, overrides)
+        randomize_batch_norms(model)
+        model.save(folder / f"{name}.tensorflow.keras")
+        logits[name] = to_numpy(model(images_for(name), training=False))
+    np.savez(folder / "logits.npz", **logits)
+    (folder / "models.json").write_text(json.dumps(models))
+
+
+def check_backend(folder):
+    """In the child, on its backend: every check of the module docstring. Prints one JSON report."""
+    folder = pathlib.Path(folder)
+    models = json.loads((folder / "models.json").read_text())
+    reference = np.load(folder / "logits.npz")
+    built = {}
+    for name, overrides in models.items():
+        model = build(name, {key: tuple(value) if isinstance(value, list) else value for key, value in overrides.items()})
+        assert_flatten_matches(model, images_for(name))
+        model.compile(optimizer=keras.optimizers.SGD(0.01),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        before = [to_numpy(weight) for weight in model.trainable_weights]
+        history = model.fit(images_for(name, batch=4), np.arange(4) % 10, batch_size=2, epochs=1, verbose=0)
+        assert np.isfinite(history.history["loss"][-1]), name
+        assert any(np.any(old != to_numpy(new)) for old, new in zip(before, model.trainable_weights)), name
+        built[name] = model
+    from tests.test_timm_parity import build_from_fixture
+
+    for fixture in TIMM_FIXTURES:
+        model, inputs, timm_logits = build_from_fixture(fixture)
+        assert_same_logits(model(inputs, training=False), timm_logits, f"timm fixture {fixture}")
+    # Keras' own `.keras` serializer imports TensorFlow where it is installed: checked before any file is saved
+    tensorflow_imported = "tensorflow" in sys.modules
+    refusals = {feature: _refusal(statement, folder) for feature, statement in TENSORFLOW_ONLY.items()}
+    tensorflow_imported_by_refusals = "tensorflow" in sys.modules and not tensorflow_imported
+    saved = {}
+    for name, model in built.items():
+        images = images_for(name)
+        loaded = keras.saving.load_model(folder / f"{name}.tensorflow.keras")
+        assert_same_logits(loaded(images, training=False), reference[name], f"{name} saved under TensorFlow")
+        assert keras_resnets.count_params(model) == keras_resnets.count_params(loaded), name
+        model.save(folder / f"{name}.{backend_name()}.keras")
+        saved[name] = to_numpy(model(images, training=False))
+    np.savez(folder / f"logits.{backend_name()}.npz", **saved)
+    print(json.dumps({"backend": backend_name(), "models": sorted(saved), "tensorflow_imported": tensorflow_imported,
+                      "tensorflow_imported_by_refusals": tensorflow_imported_by_refusals, "refusals": refusals}))
+
+
+def _refusal(statement, folder):
+    """The BackendError message `statement` raises, or what it did instead."""
+    try:
+        exec(statement, {"keras_resnets": keras_resnets, "OUTPUT": str(folder / "study")})
+    except BackendError as error:
+        return str(error)
+    return f"no error from {statement}"
+
+
+def run_backend_checks(backend, folder, models, python=sys.executable, timeout=1800):
+    """The whole round: reference models here, the child's checks, its files loaded back here."""
+    save_reference_models(folder, models)
+    stdout = run_under_backend(backend, CHILD, timeout=timeout, python=python, args=(str(folder),))
+    report = json.loads(stdout.strip().splitlines()[-1])
+    assert report["backend"] == backend and report["models"] == sorted(models)
+    assert not report["tensorflow_imported"], f"the models imported TensorFlow under {backend}"
+    assert not report["tensorflow_imported_by_refusals"]
+    for feature, message in report["refusals"].items():
+        assert "runs on TensorFlow only" in message and f"'{backend}' backend" in message, (feature, message)
+        assert "KERAS_BACKEND=tensorflow" in message, (feature, message)
+    logits = np.load(folder / f"logits.{backend}.npz")
+    for name in models:  # the round trip: saved (after training) under `backend`, loaded back here
+        restored = keras.saving.load_model(folder / f"{name}.{backend}.keras")
+        assert_same_logits(restored(images_for(name), training=False), logits[name], f"{name} saved under {backend}")
+    return report
+
+
+def torch_python():
+    """A Python that has torch: KERAS_RESNETS_TORCH_PYTHON, else this one; None where neither has it."""
+    candidate = os.environ.get("KERAS_RESNETS_TORCH_PYTHON")
+    if candidate is None:
+        return sys.executable if importlib.util.find_spec("torch") else None
+    probe = subprocess.run([candidate, "-c", "import torch"], capture_output=True, check=False)
+    return candidate if probe.returncode == 0 else None
+
+
+requires_keras_3 = pytest.mark.skipif(IS_LEGACY_KERAS, reason="Keras 3 backends; tf_keras runs on TensorFlow only")
+requires_jax = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
+                                  reason="jax is not installed (the dev extra installs it)")
+requires_torch = pytest.mark.skipif(
+    torch_python() is None,
+    reason="torch is not installed here (several GB; never a dependency): set KERAS_RESNETS_TORCH_PYTHON to a "
+           "Python with torch and keras to run the PyTorch backend",
+)
+requires_full_registry = pytest.mark.skipif(
+    not os.environ.get("KERAS_RESNETS_FULL_REGISTRY"),
+    reason="every registered model on JAX takes hours on 2 CPU cores, beyond CI's budget (a member of every family "
+           "runs by default): KERAS_RESNETS_FULL_REGISTRY=1 runs it",
+)
+
+
+@requires_keras_3
+@requires_jax
+def test_every_family_on_jax(tmp_path):
+    run_backend_checks("jax", tmp_path, REPRESENTATIVES)
+
+
+@requires_keras_3
+@requires_torch
+def test_every_family_on_torch(tmp_path):
+    run_backend_checks("torch", tmp_path, REPRESENTATIVES, python=torch_python())
+
+
+@pytest.mark.slow
+@requires_full_registry
+@requires_keras_3
+@requires_jax
+def test_whole_registry_on_jax(tmp_path):
+    run_backend_checks("jax", tmp_path, {name: {} for name in keras_resnets.list_models()}, timeout=6 * 3600)
+
