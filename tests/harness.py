@@ -140,6 +140,7 @@ def run_under_tf_keras(script, timeout=300):
     return run_python(script, {"TF_USE_LEGACY_KERAS": "1"}, timeout)
 
 
-def run_under_backend(backend, script, timeout=300, python=sys.executable, args=()):
+def run_under_backend(backend, script, timeout=300, python=sys.executable, args=(), env=None):
     """Runs the Python `script` in a child whose Keras 3 runs on `backend` ('jax', 'torch', 'tensorflow')."""
-    return run_python(script, {"KERAS_BACKEND": backend, "TF_USE_LEGACY_KERAS": "0"}, timeout, python, args)
+    env = {"KERAS_BACKEND": backend, "TF_USE_LEGACY_KERAS": "0", **(env or {})}
+    return run_python(script, env, timeout, python, args)
