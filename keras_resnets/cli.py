@@ -62,14 +62,16 @@ def _base_type(annotation):
     return arguments[0] if arguments else annotation
 
 
-def define_record_flags(record_type, help, enums=(), flag_values=flags.FLAGS):
+def define_record_flags(record_type, help, module_name, enums=(), flag_values=flags.FLAGS):
     """One flag per field of the dataclass `record_type`, with the field's default: `help[name]` is its text,
-    `enums[name]` its allowed values; a dict field is a JSON string flag, a tuple a list flag."""
+    `enums[name]` its allowed values; a dict field is a JSON string flag, a tuple a list flag. The flags belong to
+    `module_name` (absl would credit them to this module), so that a program's `adopt_module_key_flags` of that
+    module lists them in --help."""
     enums = dict(enums)
     defaults = record_type()
     for field in dataclasses.fields(record_type):
         name, default, kind = field.name, getattr(defaults, field.name), _base_type(field.type)
-        common = dict(help=help[name], flag_values=flag_values)
+        common = dict(help=help[name], flag_values=flag_values, module_name=module_name)
         if name in enums:
             flags.DEFINE_enum(name, default, enums[name], **common)
         elif kind is dict:

@@ -12,11 +12,14 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from absl import flags  # noqa: E402
+
 from keras_resnets import cli  # noqa: E402
 from keras_resnets.export.tfmot import flags as finetune_flags  # noqa: E402
 
 TASK = "prune"
 finetune_flags.define_flags(TASK)
+flags.adopt_module_key_flags(finetune_flags)  # --help lists these flags, not absl's own
 main = finetune_flags.main(TASK)
 
 if __name__ == "__main__":

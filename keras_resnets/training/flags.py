@@ -56,7 +56,7 @@ ENUMS = {
 
 
 def define_flags(flag_values=flags.FLAGS):
-    cli.define_record_flags(TrainConfig, HELP, ENUMS, flag_values)
+    cli.define_record_flags(TrainConfig, HELP, __name__, ENUMS, flag_values)
 
 
 def config_from_flags(flag_values=flags.FLAGS):

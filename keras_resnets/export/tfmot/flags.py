@@ -36,7 +36,7 @@ def define_flags(task, flag_values=flags.FLAGS):
     """Defines the flags of the `task` ("qat" or "prune") command line."""
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}.")
-    cli.define_record_flags(FinetuneOptions, HELP, ENUMS, flag_values)
+    cli.define_record_flags(FinetuneOptions, HELP, __name__, ENUMS, flag_values)
     flags.DEFINE_string("model_path", None, "The .keras model to optimize (a keras_resnets model, e.g. model.keras "
                         "from apps/train.py).", flag_values=flag_values)
     flags.DEFINE_string("model_overrides", "", "JSON object of the builder arguments the model was made with "
