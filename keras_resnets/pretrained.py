@@ -104,12 +104,18 @@ class PretrainedConfig:
 
 
 def is_hub_weights(weights):
-    """Whether `weights` names a hub checkpoint rather than a file."""
+    """Whether `weights` names a hub checkpoint (or is one already resolved, a `PretrainedConfig`) rather than a
+    file."""
+    if isinstance(weights, PretrainedConfig):
+        return True
     return isinstance(weights, str) and (weights == IMAGENET or weights.startswith(HUB_PREFIX))
 
 
 def checkpoint_id(weights, model_name):
-    """The hub repository of `weights` ("imagenet" or "timm/<model>.<tag>") for the model `model_name`."""
+    """The hub repository of `weights` ("imagenet", "timm/<model>.<tag>" or a `PretrainedConfig`) for the model
+    `model_name`."""
+    if isinstance(weights, PretrainedConfig):
+        return weights.repo_id
     if weights == IMAGENET:
         if model_name not in PUBLISHED:
             raise ValueError(_no_imagenet_weights(model_name))
@@ -183,7 +189,13 @@ def _unknown_tag_hint(repo_id):
 
 def pretrained_config(model_name, weights=IMAGENET):
     """The `PretrainedConfig` of a checkpoint: `weights` is "imagenet" (for the registered `model_name`) or
-    "timm/<model>.<tag>"."""
+    "timm/<model>.<tag>", read from its config.json; a `PretrainedConfig` is returned as it is.
+
+    A program that needs the checkpoint's settings and its model reads the config once and passes the result on
+    as `weights` (`create_model(name, weights=config)`): the builders load the tensors without reading it again.
+    """
+    if isinstance(weights, PretrainedConfig):
+        return weights
     repo_id = checkpoint_id(weights, model_name)
     path = download(repo_id, CONFIG_FILE)
     try:
@@ -195,8 +207,8 @@ def pretrained_config(model_name, weights=IMAGENET):
 
 
 def load_pretrained(model, weights, timm_mapping, *, include_top, classes):
-    """Loads the hub checkpoint `weights` into `model` (built as the registered model `model.name`) and returns
-    its `PretrainedConfig`. Without the top, everything but the classifier (and a head conv only the top uses)
+    """Loads the hub checkpoint `weights` (a name, or its `PretrainedConfig`) into `model` (built as the registered
+    model `model.name`) and returns its `PretrainedConfig`. Without the top, everything but the classifier (and a head conv only the top uses)
     is loaded; with it, `classes` must be the checkpoint's class count."""
     config = pretrained_config(model.name, weights)
     if _registered(model.name) and config.architecture != model.name:
@@ -231,6 +243,7 @@ def pretrained_model(model_name, weights, input_size=None):
     from keras_resnets.models.registry import create_model
 
     if input_size is None and is_hub_weights(weights):
-        input_size = pretrained_config(model_name, weights).input_size[0]
+        weights = pretrained_config(model_name, weights)  # passed on resolved: its config.json is read once
+        input_size = weights.input_size[0]
     shape = {"input_shape": (input_size, input_size, 3)} if input_size else {}
     return create_model(model_name, weights=weights, **shape)

@@ -48,11 +48,13 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    model, preprocessing = FLAGS.model, FLAGS.preprocessing
-    if FLAGS.weights is not None:  # a registry name (create_model names the allowed ones otherwise)
-        model = pretrained_model(FLAGS.model, FLAGS.weights, FLAGS.input_size)
-        if preprocessing is None and is_hub_weights(FLAGS.weights):  # the checkpoint's own mean/std
-            preprocessing = pretrained_config(FLAGS.model, FLAGS.weights).pixel_normalization
+    model, preprocessing, weights = FLAGS.model, FLAGS.preprocessing, FLAGS.weights
+    if is_hub_weights(weights):  # its config.json, read once: the model loads from it
+        weights = pretrained_config(FLAGS.model, weights)
+        if preprocessing is None:  # the checkpoint's own mean/std
+            preprocessing = weights.pixel_normalization
+    if weights is not None:  # a registry name (create_model names the allowed ones otherwise)
+        model = pretrained_model(FLAGS.model, weights, FLAGS.input_size)
     report = export_model(model, FLAGS.modes, FLAGS.output_dir, source=FLAGS.source, io_type=FLAGS.io_type,
                           calibration_split=FLAGS.calibration_split, calibration_count=FLAGS.calibration_count,
                           eval_split=FLAGS.eval_split, eval_count=FLAGS.eval_count, input_size=FLAGS.input_size,

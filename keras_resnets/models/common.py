@@ -25,7 +25,8 @@ class ApplicationArgs:
     include_top: end with global average pooling and a `classes`-way Dense layer (`predictions`).
     weights: None (random initialization), a Keras weights file, a timm `.safetensors` state dict, "imagenet"
         (timm's default ImageNet-1k checkpoint of the registered model `name`, from the Hugging Face hub) or
-        "timm/<model>.<tag>" (a given hub checkpoint); see `keras_resnets.pretrained`.
+        "timm/<model>.<tag>" (a given hub checkpoint) or the `PretrainedConfig` of one (read already, as
+        `keras_resnets.pretrained_config` returns it); see `keras_resnets.pretrained`.
     input_tensor: a Keras tensor to build the model on, instead of a new `keras.Input`.
     input_shape: (height, width, channels); None gives the registry's size with `include_top`, else (None, None, 3).
     pooling: without the top, None (the last feature map), "avg" or "max" (global pooling).
