@@ -5,6 +5,9 @@ center-crops `size`, divides by 255 and normalizes per channel with its mean/std
 `Resizing` (cropping to the square's aspect ratio first, which crops the same centre as resizing the shorter
 side and then cropping; antialiased, as PIL resizes), `CenterCrop` and one `Rescaling`, so the result is
 serializable and can be the first layer of a model that takes 0..255 pixels of any size.
+
+`resize_and_crop` is the same resize and crop in TensorFlow ops, for the input pipeline's imagenet evaluation
+(keras_resnets.data.augment): tf.data also runs under tf_keras, whose `Resizing` cannot antialias.
 """
 
 import math
@@ -16,6 +19,8 @@ from keras_resnets.backend import keras
 # timm's interpolation names -> Keras' (timm's "lanczos" is PIL's 3-lobe Lanczos).
 INTERPOLATIONS = {"bilinear": "bilinear", "bicubic": "bicubic", "nearest": "nearest", "lanczos": "lanczos3",
                   "area": "area"}
+# timm's defaults, and the input pipeline's without a checkpoint (256 pixels for a 224 crop).
+DEFAULT_CROP_PCT, DEFAULT_INTERPOLATION = 0.875, "bilinear"
 
 
 def resize_size(size, crop_pct):
@@ -30,9 +35,7 @@ def preprocessing(config, weights="imagenet", name="preprocessing"):
     `weights` ("imagenet" or "timm/<model>.<tag>") is read from the hub for its config.
     """
     config = _config(config, weights)
-    if config.interpolation not in INTERPOLATIONS:
-        raise ValueError(f"The checkpoint {config.repo_id} uses interpolation {config.interpolation!r}; "
-                         f"allowed: {sorted(INTERPOLATIONS)}.")
+    check_interpolation(config.interpolation, f"The checkpoint {config.repo_id}")
     height, width = config.input_size
     mean, std = np.asarray(config.mean), np.asarray(config.std)
     return keras.Sequential([
@@ -43,6 +46,30 @@ def preprocessing(config, weights="imagenet", name="preprocessing"):
         # (x / 255 - mean) / std as one multiply-add per channel
         keras.layers.Rescaling((1 / (255 * std)).tolist(), (-mean / std).tolist(), name=f"{name}_normalize"),
     ], name=name)
+
+
+def check_interpolation(interpolation, owner="The transform"):
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(f"{owner} uses interpolation {interpolation!r}; allowed: {sorted(INTERPOLATIONS)}.")
+
+
+def resize_and_crop(image, size, crop_pct=DEFAULT_CROP_PCT, interpolation=DEFAULT_INTERPOLATION):
+    """The resize and centre crop of `preprocessing` on one [H, W, 3] image tensor, in TensorFlow ops: the crop
+    box of Keras' `Resizing(crop_to_aspect_ratio=True)`, its antialiased resize, then `CenterCrop`'s box.
+    Returns float32 [height, width, 3] pixels (not normalized)."""
+    import tensorflow as tf  # lazily: the package itself imports no TensorFlow under JAX or PyTorch
+
+    check_interpolation(interpolation)
+    height, width = size
+    resized = (resize_size(height, crop_pct), resize_size(width, crop_pct))
+    shape = tf.shape(image)
+    crop_height = tf.clip_by_value(shape[1] * resized[0] // resized[1], 1, shape[0])
+    crop_width = tf.clip_by_value(shape[0] * resized[1] // resized[0], 1, shape[1])
+    top, left = (shape[0] - crop_height) // 2, (shape[1] - crop_width) // 2
+    image = tf.cast(image[top:top + crop_height, left:left + crop_width], tf.float32)
+    image = tf.image.resize(image, resized, method=INTERPOLATIONS[interpolation], antialias=True)
+    top, left = (resized[0] - height) // 2, (resized[1] - width) // 2
+    return tf.ensure_shape(image[top:top + height, left:left + width], (height, width, 3))
 
 
 def preprocess(images, config, weights="imagenet"):

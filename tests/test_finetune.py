@@ -2,6 +2,7 @@
 an offline hub cache) to the sample's 10 classes; frozen backbone, then unfrozen with BatchNorm in inference mode;
 the backbone learning-rate multiplier; the fine-tuning flagfiles; --eval_only of a pretrained model."""
 
+import dataclasses
 import json
 import pathlib
 
@@ -15,7 +16,7 @@ from keras_resnets.pretrained import PUBLISHED
 from keras_resnets.timm_weights import read_safetensors
 from keras_resnets.training import TrainConfig, evaluate, train
 from keras_resnets.training.flags import config_from_flags, define_flags
-from keras_resnets.training.transfer import BackboneScaledSGD, build_model, prepare_backbone
+from keras_resnets.training.transfer import BackboneScaledSGD, build_model, prepare_backbone, resolve_checkpoint
 from tests.hub_cache import hub_cache, timm_config  # noqa: F401  (hub_cache is a fixture)
 from tests.timm_fixtures import FIXTURES
 
@@ -86,7 +87,7 @@ def flagfile_config(flagfile, tmp_path, *overrides):
 def test_frozen_then_unfrozen_backbone(tmp_path, hub_cache):
     publish_imagenet_checkpoint(hub_cache, "resnet50")
     config = TrainConfig(model="resnet50", model_overrides=SMALL["resnet50"][1], weights="imagenet")
-    model = build_model(config, 10, (32, 32, 3))
+    model = build_model(config, 10, (32, 32, 3), resolve_checkpoint(config))
     assert model.get_layer("predictions").units == 10
     before = weights_by_layer(model)
     for name, values in checkpoint_backbone("resnet50").items():  # every backbone variable from the checkpoint
@@ -159,6 +160,37 @@ def test_eval_only_measures_a_pretrained_model(tmp_path, hub_cache):
     trained.compile(loss=keras.losses.CategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     trained.save(tmp_path / "eval" / "model.keras")
     assert "top1" not in evaluate(config) and (tmp_path / "eval" / "eval.json").is_file()
+
+
+def test_eval_of_a_checkpoint_uses_its_crop_and_interpolation(tmp_path, hub_cache, monkeypatch):
+    # A checkpoint whose config.json asks for a tight crop (0.6) and nearest-neighbour resizing, not 0.875 bilinear.
+    from keras_resnets import pretrained, preprocess_images
+    from keras_resnets.data.sources import load_split
+    from keras_resnets.training import trainer
+
+    hub_cache.publish("timm/resnet50.tv_in1k", "resnet_bottleneck",
+                      timm_config("resnet50", input_size=32, crop_pct=0.6, interpolation="nearest", **IMAGENET_STATS))
+    config = TrainConfig(model="resnet50", model_overrides=SMALL["resnet50"][1], weights="timm/resnet50.tv_in1k",
+                         eval_only=True, eval_examples=8, batch_size=8, model_dir=str(tmp_path / "eval"), verbose=0)
+    checkpoint = pretrained.pretrained_config("resnet50", "timm/resnet50.tv_in1k")
+    images = next(iter(trainer._evaluation_data(config, checkpoint)))[0].numpy()
+    raw = np.stack([image for image, _ in load_split("sample", "test", take=8)[0].as_numpy_iterator()])
+    np.testing.assert_allclose(images, preprocess_images(raw, checkpoint), atol=1e-4)  # the one transform
+    for other in (dict(crop_pct=0.875), dict(interpolation="bilinear")):  # either setting alone changes it
+        assert np.abs(images - preprocess_images(raw, dataclasses.replace(checkpoint, **other))).mean() > 0.05
+
+    # A run reads the checkpoint's config.json once, and its eval pipeline gets that crop and interpolation.
+    reads, crops = [], []
+    download, pipeline = pretrained.download, trainer.input_pipeline
+    monkeypatch.setattr(pretrained, "download", lambda repo, name: reads.append(name) or download(repo, name))
+    monkeypatch.setattr(trainer, "input_pipeline", lambda *a, **k: crops.append(
+        (k.get("crop_pct"), k.get("interpolation"))) or pipeline(*a, **k))
+    evaluate(config)
+    assert reads.count("config.json") == 1 and crops == [(0.6, "nearest")]
+    reads.clear()
+    train(dataclasses.replace(config, eval_only=False, train_steps=1, train_examples=8,
+                              model_dir=str(tmp_path / "run")))
+    assert reads.count("config.json") == 1
 
 
 def test_bad_transfer_settings_are_refused(tmp_path, hub_cache):

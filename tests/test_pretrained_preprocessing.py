@@ -95,3 +95,18 @@ def test_unknown_interpolation_and_bad_images_are_refused():
         keras_resnets.preprocessing(config(interpolation="random"))
     with pytest.raises(ValueError, match=r"must be \[H, W, 3\] RGB pixels"):
         keras_resnets.preprocess_images(np.zeros((8, 8)), config())
+
+
+@pytest.mark.parametrize("shape,interpolation,crop_pct", [((72, 96), "bicubic", 0.95), ((100, 64), "nearest", 0.6),
+                                                          ((48, 48), "bilinear", 0.875)])
+def test_the_input_pipelines_imagenet_evaluation_is_the_same_transform(shape, interpolation, crop_pct):
+    # What the training app evaluates a checkpoint with (tf.data) is what keras_resnets.preprocessing computes.
+    from keras_resnets.data import augment
+
+    checkpoint = config(interpolation=interpolation, crop_pct=crop_pct)
+    image = smooth_image(*shape)
+    mean, std = checkpoint.pixel_normalization
+    transform = augment.make_transform("imagenet", training=False, image_size=(48, 48), mean=mean, std=std,
+                                       crop_pct=crop_pct, interpolation=interpolation)
+    np.testing.assert_allclose(np.asarray(transform(image)), keras_resnets.preprocess_images(image, checkpoint)[0],
+                               atol=1e-4)

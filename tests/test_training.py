@@ -205,6 +205,6 @@ def test_validate_data_is_a_checked_choice_passed_to_the_pipeline(tmp_path, monk
     monkeypatch.setattr(trainer, "input_pipeline", lambda *a, **k: seen.append(k.get("validate")) or real(*a, **k))
     config = TrainConfig(model="resnet20", dataset="sample", train_examples=64, eval_examples=32, batch_size=32,
                          epochs=1, validate_data="always", model_dir=str(tmp_path / "run"), verbose=0)
-    trainer._training_data(config, 0)
-    trainer._evaluation_data(config)
+    trainer._training_data(config, 0, None)
+    trainer._evaluation_data(config, None)
     assert seen == [True, True]

@@ -110,10 +110,10 @@ from keras_resnets.training import TrainConfig, trainer
 config = TrainConfig(model="resnet20", dataset="sample", train_examples=256, batch_size=32, seed=1,
                      num_cpu_devices=2, model_dir="unused")
 trainer._prepare_process(config)
-single = trainer._training_data(config, 0)[0](0)
+single = trainer._training_data(config, 0, None)[0](0)
 mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 assert mirrored.num_replicas_in_sync == 2
-distributed = mirrored.experimental_distribute_dataset(trainer._training_data(config, 0)[0](0))
+distributed = mirrored.experimental_distribute_dataset(trainer._training_data(config, 0, None)[0](0))
 
 def images(iterator, steps, strategy=None):
     batches = [next(iterator)[0] for _ in range(steps)]

@@ -3,7 +3,9 @@
     cifar     train: normalize, zero-pad 4 (or reflect), random crop back to size, random horizontal flip
               eval:  normalize
     imagenet  train: random-resized crop (scale 0.08-1, ratio 3/4-4/3) to size, random flip, normalize
-              eval:  resize the shorter side to size * 256 / 224, center crop to size, normalize
+              eval:  resize the shorter side to floor(size / crop_pct) (default crop 0.875: 256 for 224) with the
+                     interpolation given (default bilinear; antialiased), center crop to size, normalize:
+                     timm's eval transform, as keras_resnets.preprocessing builds it for a checkpoint
     none      cast to float32 / 255
 
 Normalization is per channel with the dataset's mean and std (0..255 units) and lives in the input pipeline,
@@ -13,6 +15,9 @@ per-example seed, so a seeded pipeline is reproducible.
 """
 
 import tensorflow as tf
+
+from keras_resnets.image_transform import DEFAULT_CROP_PCT, DEFAULT_INTERPOLATION, check_interpolation, \
+    resize_and_crop
 
 # Per-channel RGB mean and std in 0..255 units.
 NORMALIZATION = {
@@ -71,27 +76,23 @@ def imagenet_train(image, seed, size, mean, std):
     return normalize(image, mean, std)
 
 
-def imagenet_eval(image, size, mean, std):
-    """Resize the shorter side to size * 256 / 224 (256 for 224), then center crop to size."""
-    height, width = size
-    shorter = tf.cast(round(min(height, width) * 256 / 224), tf.float32)
-    shape = tf.cast(tf.shape(image)[:2], tf.float32)
-    scale = shorter / tf.reduce_min(shape)
-    new_shape = tf.cast(tf.round(shape * scale), tf.int32)
-    image = tf.image.resize(image, new_shape, method="bilinear")
-    top = (new_shape[0] - height) // 2
-    left = (new_shape[1] - width) // 2
-    image = tf.ensure_shape(tf.slice(image, [top, left, 0], [height, width, 3]), (height, width, 3))
-    return normalize(image, mean, std)
+def imagenet_eval(image, size, mean, std, crop_pct=DEFAULT_CROP_PCT, interpolation=DEFAULT_INTERPOLATION):
+    """Resize the shorter side to floor(size / crop_pct) with `interpolation`, center crop to size, normalize."""
+    return normalize(resize_and_crop(image, size, crop_pct, interpolation), mean, std)
 
 
 def scale_only(image):
     return tf.cast(image, tf.float32) / 255.0
 
 
-def make_transform(recipe, training, image_size, mean=None, std=None, pad_mode="zero"):
-    """A function image -> float32 image (eval and `none`) or (image, seed) -> image (training with cifar/imagenet)."""
+def make_transform(recipe, training, image_size, mean=None, std=None, pad_mode="zero", crop_pct=DEFAULT_CROP_PCT,
+                   interpolation=DEFAULT_INTERPOLATION):
+    """A function image -> float32 image (eval and `none`) or (image, seed) -> image (training with cifar/imagenet).
+    `crop_pct` and `interpolation` are the imagenet evaluation's (a checkpoint's own, from its config.json)."""
     check_recipe(recipe)
+    check_interpolation(interpolation)
+    if not 0 < crop_pct <= 1:
+        raise ValueError(f"crop_pct must be in (0, 1]; got {crop_pct!r}.")
     if recipe == "none":
         return scale_only
     if recipe == "cifar":
@@ -106,4 +107,4 @@ def make_transform(recipe, training, image_size, mean=None, std=None, pad_mode="
     size = image_size or (IMAGENET_SIZE, IMAGENET_SIZE)
     if training:
         return lambda image, seed: imagenet_train(image, seed, size, mean, std)
-    return lambda image: imagenet_eval(image, size, mean, std)
+    return lambda image: imagenet_eval(image, size, mean, std, crop_pct, interpolation)

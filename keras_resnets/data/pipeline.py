@@ -10,6 +10,7 @@ import tensorflow as tf
 from keras_resnets.checks import check_non_negative_int, check_positive_int
 from keras_resnets.data import augment
 from keras_resnets.data.sources import _image_size, load_split
+from keras_resnets.image_transform import DEFAULT_CROP_PCT, DEFAULT_INTERPOLATION
 
 CACHE_LIMIT_BYTES = 2 * 2**30
 
@@ -26,7 +27,8 @@ def decoded_bytes(info, split):
 def input_pipeline(source, split, batch_size, *, training, recipe="cifar", image_size=None, data_dir=None,
                    cache=True, shuffle_buffer=10_000, seed=None, drop_remainder=None, take=None,
                    num_classes=None, num_examples=None, pad_mode="zero", normalization=None,
-                   cache_limit_bytes=CACHE_LIMIT_BYTES, repeat=False, start_batch=0, validate="auto"):
+                   cache_limit_bytes=CACHE_LIMIT_BYTES, repeat=False, start_batch=0, validate="auto",
+                   crop_pct=DEFAULT_CROP_PCT, interpolation=DEFAULT_INTERPOLATION):
     """A batched dataset of (float32 images, int64 labels) and the source's DatasetInfo.
 
     Args:
@@ -44,6 +46,8 @@ def input_pipeline(source, split, batch_size, *, training, recipe="cifar", image
         take: use only the first `take` examples of the split (tests, short runs).
         pad_mode: `zero` or `reflect` padding of the cifar recipe.
         normalization: (mean, std) per channel in 0..255 units; default from the recipe and dataset name.
+        crop_pct, interpolation: the `imagenet` evaluation's centre-crop fraction and resize interpolation
+            (default timm's 0.875 and bilinear; a pretrained checkpoint's own from its config.json).
 
         repeat: an endless stream of epochs that starts from the same seeded state for every iterator made
             from it (tf.distribute's fit makes a throw-away iterator first; without this, the training order
@@ -67,6 +71,7 @@ def input_pipeline(source, split, batch_size, *, training, recipe="cifar", image
     if not isinstance(cache, (bool, str)):
         raise ValueError(f"cache must be True, False or a file path; got {cache!r}.")
     image_size = _image_size(image_size)
+    crop = dict(crop_pct=crop_pct, interpolation=interpolation)
     load_size = image_size if (recipe != "imagenet" or source == "synthetic") else None
     dataset, info = load_split(source, split, data_dir, load_size, num_classes, num_examples=num_examples,
                                shuffle_files=training, seed=seed, take=take, validate=validate)
@@ -78,7 +83,7 @@ def input_pipeline(source, split, batch_size, *, training, recipe="cifar", image
             dataset = dataset.cache()
     if not repeat:
         return _shuffle_augment_batch(dataset, info, training, recipe, image_size, shuffle_buffer, seed, pad_mode,
-                                      normalization, batch_size, drop_remainder), info
+                                      normalization, batch_size, drop_remainder, crop), info
     batches = _batches_per_epoch(info, split, batch_size, training if drop_remainder is None else drop_remainder)
     if batches == 0:
         raise ValueError(f"Split {split!r} has {info.num_examples[split]} examples, fewer than one batch of "
@@ -97,7 +102,7 @@ def input_pipeline(source, split, batch_size, *, training, recipe="cifar", image
             # function's graph needs no seed of its own (eager's global seed is left as it is).
             tf.random.set_seed(None)
         return _shuffle_augment_batch(dataset, info, training, recipe, image_size, shuffle_buffer, epoch_seed,
-                                      pad_mode, normalization, batch_size, drop_remainder)
+                                      pad_mode, normalization, batch_size, drop_remainder, crop)
 
     epochs = tf.data.Dataset.range(first_epoch, tf.int64.max)
     return epochs.flat_map(epoch_stream).skip(skipped).prefetch(tf.data.AUTOTUNE), info
@@ -114,12 +119,12 @@ def _batches_per_epoch(info, split, batch_size, drop_remainder):
 
 
 def _shuffle_augment_batch(dataset, info, training, recipe, image_size, shuffle_buffer, seed, pad_mode,
-                           normalization, batch_size, drop_remainder):
+                           normalization, batch_size, drop_remainder, crop):
     if training and info.name != "synthetic":
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     mean, std = normalization or augment.normalization_for(recipe, info.name)
     output_size = image_size if recipe == "imagenet" else (image_size or info.image_size)
-    transform = augment.make_transform(recipe, training, output_size, mean, std, pad_mode)
+    transform = augment.make_transform(recipe, training, output_size, mean, std, pad_mode, **crop)
     if training and recipe != "none":
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2, drop_remainder=True)
         dataset = tf.data.Dataset.zip(dataset, seeds).map(

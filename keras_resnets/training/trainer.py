@@ -20,7 +20,7 @@ from keras_resnets.training.journal import Journal
 from keras_resnets.training.schedules import CosineWithWarmup, PiecewiseWithWarmup
 from keras_resnets.training.strategy import create_strategy, per_replica_batch, split_cpu
 from keras_resnets.training.transfer import (
-    build_model, check_evaluable, optimizer_arguments, pipeline_overrides, prepare_backbone,
+    build_model, check_evaluable, optimizer_arguments, pipeline_overrides, prepare_backbone, resolve_checkpoint,
 )
 
 
@@ -39,19 +39,19 @@ def _distribution_options():
     return options
 
 
-def _pipeline_arguments(config):
+def _pipeline_arguments(config, checkpoint):
     recipe = resolve_recipe(config.recipe, config.model)
     return {**dict(recipe=recipe, image_size=config.image_size, data_dir=config.data_dir, seed=config.seed,
-                   validate=DATA_CHECKS[config.validate_data]), **pipeline_overrides(config)}
+                   validate=DATA_CHECKS[config.validate_data]), **pipeline_overrides(config, checkpoint)}
 
 
-def _training_data(config, start_step):
+def _training_data(config, start_step, checkpoint):
     """(stream_at, info, steps per epoch). `stream_at(step)` is the endless training stream from optimizer step
     `step` on: what an uninterrupted run trains on from there, so that a resumed run trains on the same data.
     """
     build = functools.partial(
         input_pipeline, config.dataset, config.train_split, config.batch_size, training=True, drop_remainder=True,
-        take=config.train_examples, repeat=True, **_pipeline_arguments(config),
+        take=config.train_examples, repeat=True, **_pipeline_arguments(config, checkpoint),
     )
     first, info = build(start_batch=start_step)
     examples = (info.num_examples or {}).get(config.train_split)
@@ -68,9 +68,9 @@ def _training_data(config, start_step):
     return stream_at, info, examples // config.batch_size
 
 
-def _evaluation_data(config, with_info=False):
+def _evaluation_data(config, checkpoint, with_info=False):
     evaluation, info = input_pipeline(config.dataset, config.eval_split, config.batch_size, training=False,
-                                      take=config.eval_examples, **_pipeline_arguments(config))
+                                      take=config.eval_examples, **_pipeline_arguments(config, checkpoint))
     examples = (info.num_examples or {}).get(config.eval_split)
     if examples:
         # Keras warns "Your input ran out of data" at the end of each pass over data of unknown length.
@@ -93,12 +93,12 @@ def _schedule(config, steps_per_epoch, total_steps):
     )
 
 
-def _build(config, info, strategy):
+def _build(config, info, strategy, checkpoint):
     with strategy.scope():
-        image_size = pipeline_overrides(config).get("image_size") or config.image_size or \
+        image_size = pipeline_overrides(config, checkpoint).get("image_size") or config.image_size or \
             (info.image_size[0] if info.image_size else None)
         input_shape = (image_size, image_size, 3) if image_size else None
-        model = build_model(config, info.num_classes, input_shape)
+        model = build_model(config, info.num_classes, input_shape, checkpoint)
         return prepare_backbone(model, config.freeze_backbone) if config.weights is not None else model
 
 
@@ -191,10 +191,11 @@ def train(config):
         return finished
     backup = None if config.overwrite else _backup_to_resume(config)
     start_step = backup.step if backup else 0
-    stream_at, info, steps_per_epoch = _training_data(config, start_step)
-    evaluation = _evaluation_data(config)
+    checkpoint = resolve_checkpoint(config)
+    stream_at, info, steps_per_epoch = _training_data(config, start_step, checkpoint)
+    evaluation = _evaluation_data(config, checkpoint)
     total_steps = config.train_steps or config.epochs * steps_per_epoch
-    model = _build(config, info, strategy)
+    model = _build(config, info, strategy, checkpoint)
     with strategy.scope():
         _compile(model, config, _schedule(config, steps_per_epoch, total_steps), info.num_classes)
         if backup is not None:
@@ -244,7 +245,7 @@ def evaluate(config, model_path=None):
     if not os.path.isfile(path):
         raise ValueError(f"No saved model at {path!r}: train first, or pass the path of a .keras file.")
     strategy = create_strategy(config.strategy, config.tpu)
-    evaluation = _evaluation_data(config)
+    evaluation = _evaluation_data(config, resolve_checkpoint(config))
     with strategy.scope():
         model = keras.saving.load_model(path)
     results = model.evaluate(evaluation, verbose=config.verbose, return_dict=True)
@@ -257,9 +258,10 @@ def evaluate_pretrained(config):
     """Evaluates the model `config.weights` gives, with its own classifier, on the eval split; writes top-1 and
     top-5 accuracy to model_dir/metrics.json."""
     strategy = create_strategy(config.strategy, config.tpu)
-    evaluation, info = _evaluation_data(config, with_info=True)
-    check_evaluable(config, info.num_classes)
-    model = _build(config, info, strategy)
+    checkpoint = resolve_checkpoint(config)
+    evaluation, info = _evaluation_data(config, checkpoint, with_info=True)
+    check_evaluable(config, checkpoint, info.num_classes)
+    model = _build(config, info, strategy, checkpoint)
     with strategy.scope():
         _compile(model, config, config.learning_rate, info.num_classes)
     results = model.evaluate(evaluation, verbose=config.verbose, return_dict=True)

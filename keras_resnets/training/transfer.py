@@ -1,5 +1,6 @@
 """Starting a run from pretrained weights (`--weights`): the dataset's classes on a checkpoint's backbone, the
-checkpoint's own input normalization and resolution, a frozen backbone or a slower one.
+checkpoint's own eval transform (resolution, crop fraction, interpolation, mean/std), a frozen backbone or a
+slower one.
 
 BatchNorm follows Keras' transfer-learning guide. With `--freeze_backbone` every backbone layer is non-trainable,
 and a non-trainable BatchNormalization runs in inference mode in Keras 3 (it normalizes with the checkpoint's
@@ -10,6 +11,7 @@ head cannot wreck statistics learned on ImageNet, and a small batch never replac
 """
 
 from keras_resnets.backend import keras
+from keras_resnets.graph import flatten
 from keras_resnets.layers.base import PACKAGE
 from keras_resnets.models.registry import create_model
 from keras_resnets.pretrained import is_hub_weights, pretrained_config
@@ -18,25 +20,31 @@ from keras_resnets.training.optimizer import KernelDecaySGD
 HEAD_LAYERS = ("predictions", "head_dropout")  # what a model with a new `classes` has of its own
 
 
-def pipeline_overrides(config):
-    """Input-pipeline arguments a hub checkpoint sets: its mean/std (0..255 units) and, unless --image_size is
-    given, its resolution."""
-    if not is_hub_weights(config.weights):
+def resolve_checkpoint(config):
+    """The `PretrainedConfig` of hub `--weights` (None for none or a file): read once per run, then passed to
+    each step that needs it, down to the builder that loads the tensors."""
+    return pretrained_config(config.model, config.weights) if is_hub_weights(config.weights) else None
+
+
+def pipeline_overrides(config, checkpoint):
+    """Input-pipeline arguments a hub `checkpoint` sets: its mean/std (0..255 units), its eval crop fraction and
+    interpolation (the transform `keras_resnets.preprocessing` builds) and, unless --image_size is given, its
+    resolution."""
+    if checkpoint is None:
         return {}
-    checkpoint = pretrained_config(config.model, config.weights)
-    return dict(normalization=checkpoint.pixel_normalization, image_size=config.image_size or checkpoint.input_size[0])
+    return dict(normalization=checkpoint.pixel_normalization, crop_pct=checkpoint.crop_pct,
+                interpolation=checkpoint.interpolation, image_size=config.image_size or checkpoint.input_size[0])
 
 
-def build_model(config, classes, input_shape):
-    """`config.model` with `classes` logits, starting from `config.weights`; a hub checkpoint with another class
-    count gives its backbone (everything but the classifier) and a new head."""
+def build_model(config, classes, input_shape, checkpoint):
+    """`config.model` with `classes` logits, starting from `config.weights` (`checkpoint`: their resolved hub
+    checkpoint, or None); a checkpoint with another class count gives its backbone (everything but the
+    classifier) and a new head."""
     overrides = {"input_shape": input_shape, **config.model_overrides}
-    same_classes = not is_hub_weights(config.weights) or \
-        pretrained_config(config.model, config.weights).num_classes == classes
-    if same_classes:
-        return create_model(config.model, classes=classes, classifier_activation=None, weights=config.weights,
-                            **overrides)
-    backbone = create_model(config.model, include_top=False, weights=config.weights, **overrides)
+    weights = config.weights if checkpoint is None else checkpoint
+    if checkpoint is None or checkpoint.num_classes == classes:
+        return create_model(config.model, classes=classes, classifier_activation=None, weights=weights, **overrides)
+    backbone = create_model(config.model, include_top=False, weights=weights, **overrides)
     model = create_model(config.model, classes=classes, classifier_activation=None, **overrides)
     for layer in backbone.layers:
         if layer.weights:
@@ -44,28 +52,25 @@ def build_model(config, classes, input_shape):
     return model
 
 
-def check_evaluable(config, classes):
-    """Evaluating `config.weights` as they are needs a dataset with the checkpoint's classes."""
-    if is_hub_weights(config.weights):
-        checkpoint = pretrained_config(config.model, config.weights)
-        if checkpoint.num_classes != classes:
-            raise ValueError(f"--eval_only evaluates the classifier of {checkpoint.repo_id}, which has "
-                             f"{checkpoint.num_classes} classes; --dataset={config.dataset} has {classes}. Fine-tune "
-                             f"it first (without --eval_only), or evaluate on a dataset with its classes.")
+def check_evaluable(config, checkpoint, classes):
+    """Evaluating the hub `checkpoint` as it is needs a dataset with its classes."""
+    if checkpoint is not None and checkpoint.num_classes != classes:
+        raise ValueError(f"--eval_only evaluates the classifier of {checkpoint.repo_id}, which has "
+                         f"{checkpoint.num_classes} classes; --dataset={config.dataset} has {classes}. Fine-tune "
+                         f"it first (without --eval_only), or evaluate on a dataset with its classes.")
 
 
 def prepare_backbone(model, freeze_backbone):
     """Freezes the backbone (`freeze_backbone`), or unfreezes it but for its BatchNorm layers (fine-tuning; a
     second phase after a frozen one); see the module text."""
     for layer in model.layers:
-        if layer.name in HEAD_LAYERS:
-            continue
-        layer.trainable = not freeze_backbone  # (for a block, all its sublayers too)
-        if freeze_backbone:
-            continue
-        for sublayer in layer._flatten_layers():  # blocks own their BatchNorm layers
-            if isinstance(sublayer, keras.layers.BatchNormalization):
-                sublayer.trainable = False
+        if layer.name not in HEAD_LAYERS:
+            layer.trainable = not freeze_backbone  # (for a block, all its sublayers too)
+    if not freeze_backbone:
+        # Blocks own their BatchNorm layers: the flat graph (the same layer objects) lists every one.
+        for layer in flatten(model).layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
     return model
 
 
