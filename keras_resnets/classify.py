@@ -5,14 +5,25 @@
     result = classify(classifier, ["cat.jpg", "photos/"], top=5)
 """
 
+import csv
 import dataclasses
+import io
 import json
 import os
 from typing import Callable, Optional
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
 
+from keras_resnets.backend import keras
+from keras_resnets.image_transform import DEFAULT_CROP_PCT, DEFAULT_INTERPOLATION, preprocess_batch, preprocessing
 from keras_resnets.labels import IMAGENET_CLASSES, imagenet_classes, top_k
+from keras_resnets.models.registry import create_model, model_info
+from keras_resnets.pretrained import PretrainedConfig, is_hub_weights, pretrained_config
+
+# TensorFlow, and the package's modules that import it (keras_resnets.data, keras_resnets.export), are imported
+# where they are used: a registered model classifies under JAX or PyTorch too.
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 RUN_FILE = "run.json"  # what the training app writes beside model.keras
@@ -56,8 +67,6 @@ def list_images(paths):
 
 def read_image(path):
     """The RGB pixels of an image file as uint8 [H, W, 3]; a ValueError when the file is not an image."""
-    from PIL import Image, UnidentifiedImageError
-
     try:
         with Image.open(path) as image:
             return np.asarray(image.convert("RGB"))
@@ -78,8 +87,6 @@ def softmax(scores):
 def classify(classifier, paths, top=5, batch_size=32, progress=None):
     """Top-`top` classes of every image under `paths`; unreadable files are listed in `failures`, the rest are
     still classified. `progress` (default: with 20 images or more) shows a progress bar on stderr."""
-    from tqdm import tqdm
-
     files = list_images(paths)
     predictions, failures, batch, batch_paths = [], [], [], []
 
@@ -141,38 +148,43 @@ def load_classifier(model, weights=None, labels=None):
 
 
 def _registry_classifier(name, weights, labels):
-    from keras_resnets.image_transform import preprocess_batch, preprocessing
-    from keras_resnets.models.registry import create_model, model_info
-    from keras_resnets.pretrained import is_hub_weights, pretrained_config
-
     info = model_info(name)
     if weights is None:
         raise ValueError(f"Classifying with {name!r} needs weights: --weights=imagenet, timm/<model>.<tag> or the "
                          f"path of a weights file (a random network's classes mean nothing).")
     if info.dataset != "imagenet":
         raise ValueError(f"{name!r} is a CIFAR network: classify with the .keras file of its training run instead.")
-    config = pretrained_config(name, weights) if is_hub_weights(weights) else _imagenet_default(name)
+    if is_hub_weights(weights):
+        config = weights = pretrained_config(name, weights)  # read once: the model loads from it as it is
+    else:
+        config = _imagenet_default(name)
     model = create_model(name, weights=weights, classes=config.num_classes, input_shape=(*config.input_size, 3))
     layer = preprocessing(config)
     return Classifier(transform=lambda image: preprocess_batch(layer, image)[0],
                       scores=lambda batch: np.asarray(model(batch, training=False)),
                       class_names=_names_for(config.num_classes, labels),
-                      description=f"{name} ({config.repo_id if is_hub_weights(weights) else weights})")
+                      description=f"{name} ({config.repo_id or weights})")
 
 
 def _imagenet_default(name):
     """timm's default eval transform for a local ImageNet weights file (224, crop 0.875, bilinear)."""
-    from keras_resnets.pretrained import PretrainedConfig
-
     return PretrainedConfig(repo_id="", architecture=name, num_classes=IMAGENET_CLASSES, input_size=(224, 224),
-                            mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), crop_pct=0.875,
-                            interpolation="bilinear", classifier="fc")
+                            mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), crop_pct=DEFAULT_CROP_PCT,
+                            interpolation=DEFAULT_INTERPOLATION, classifier="fc")
+
+
+def _resized(image, height, width):
+    """`image` at the model's input size: resized (bilinear, antialiased as PIL) where it differs."""
+    import tensorflow as tf
+
+    if image.shape[:2] == (height, width):
+        return image
+    return tf.image.resize(image, (height, width), method="bilinear", antialias=True)
 
 
 def _keras_file_classifier(path, labels):
     import tensorflow as tf
 
-    from keras_resnets.backend import keras
     from keras_resnets.data import augment
     from keras_resnets.data.options import resolve_recipe
 
@@ -180,7 +192,7 @@ def _keras_file_classifier(path, labels):
         raise ValueError(f"Model file {path!r} does not exist.")
     run = _run_config(path)
     try:
-        model = keras.saving.load_model(path)
+        model = keras.saving.load_model(path, compile=False)  # predicting needs no optimizer (nor its classes)
     except Exception as error:  # Keras raises several types for a damaged archive
         raise ValueError(f"Cannot load the model file {path!r}: {str(error).splitlines()[0]}") from None
     _, height, width, _ = model.inputs[0].shape
@@ -189,8 +201,8 @@ def _keras_file_classifier(path, labels):
     normalize = augment.make_transform(recipe, training=False, image_size=(height, width), mean=mean, std=std)
 
     def transform(image):
-        if recipe == "cifar" and image.shape[:2] != (height, width):
-            image = tf.image.resize(image, (height, width), method="bilinear", antialias=True)
+        if recipe == "cifar":  # the imagenet recipe resizes and crops itself
+            image = _resized(image, height, width)
         return np.asarray(normalize(tf.convert_to_tensor(image)))
 
     classes = int(model.outputs[0].shape[-1])
@@ -222,8 +234,6 @@ def _dataset_names(run, classes):
 
 
 def _tflite_classifier(path, labels):
-    import tensorflow as tf
-
     from keras_resnets.export.litert import io_details, predict
 
     try:
@@ -235,9 +245,7 @@ def _tflite_classifier(path, labels):
     _, height, width, _ = details["input"]["shape"]
 
     def transform(image):
-        if image.shape[:2] != (height, width):
-            image = tf.image.resize(image, (height, width), method="bilinear", antialias=True)
-        return np.asarray(image, np.float32)  # raw pixels: the file normalizes them itself
+        return np.asarray(_resized(image, height, width), np.float32)  # raw pixels: the file normalizes them
 
     classes = details["output"]["shape"][-1]
     return Classifier(transform=transform, scores=lambda batch: predict(content, batch),
@@ -254,9 +262,6 @@ def write_predictions(classification, path):
             "failures": [{"path": image, "error": reason} for image, reason in classification.failures],
         }, indent=2)
     elif path.endswith(".csv"):
-        import csv
-        import io
-
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(["path", "rank", "class_id", "class_name", "score"])
