@@ -53,3 +53,22 @@ def hub_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     return HubCache(tmp_path / "hub")
+
+
+def timm_state_dict(model, mapping):
+    """`model`'s weights as the timm state dict that `mapping` loads back onto it (conv kernels as
+    [out, in, kh, kw], dense as [out, in]): a full-size checkpoint of a registered model, made without timm."""
+    import numpy as np
+
+    from keras_resnets.graph import flatten
+    from keras_resnets.timm_weights import _layer_tensors
+
+    tensors = {}
+    for layer in flatten(model).layers:
+        if not layer.weights:
+            continue
+        for (key, converter), value in zip(_layer_tensors(layer, mapping(layer.name)), layer.get_weights()):
+            if converter is not None:  # the loader's layout conversion, inverted
+                value = value.T if value.ndim == 2 else np.transpose(value, (3, 2, 0, 1))
+            tensors[key] = np.ascontiguousarray(value, np.float32)
+    return tensors

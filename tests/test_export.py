@@ -149,6 +149,18 @@ def test_export_and_benchmark_write_reports(tmp_path):
         assert float_row[f"speedup_{count}t"] == 1.0
 
 
+def test_export_checks_a_folded_checkpoint_transform_on_its_own_images(tmp_path):
+    # A checkpoint's statistics (not ImageNet's), crop fraction and interpolation, as tflite/convert.py passes them
+    # for hub --weights: the Keras reference sees the same images, normalized as the file normalizes them.
+    from keras_resnets.export.workflow import export_model
+
+    model = keras_resnets.create_model("resnet18", input_shape=(32, 32, 3), widths=(4, 8, 16, 32), classes=10)
+    report = export_model(model, ["float32"], str(tmp_path), source="sample", eval_count=8, recipe="imagenet",
+                          preprocessing=((127.5,) * 3, (127.5,) * 3), crop_pct=0.6, interpolation="nearest",
+                          log=lambda *_: None)
+    assert report["results"][0]["max_rel_error"] <= 1e-4
+
+
 def test_latencies_time_every_file_in_interleaved_rounds(monkeypatch):
     from keras_resnets.export import benchmark
 

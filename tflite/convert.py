@@ -48,17 +48,18 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    model, preprocessing, weights = FLAGS.model, FLAGS.preprocessing, FLAGS.weights
+    model, preprocessing, weights, crop = FLAGS.model, FLAGS.preprocessing, FLAGS.weights, {}
     if is_hub_weights(weights):  # its config.json, read once: the model loads from it
         weights = pretrained_config(FLAGS.model, weights)
         if preprocessing is None:  # the checkpoint's own mean/std
             preprocessing = weights.pixel_normalization
+        crop = dict(crop_pct=weights.crop_pct, interpolation=weights.interpolation)  # its eval images
     if weights is not None:  # a registry name (create_model names the allowed ones otherwise)
         model = pretrained_model(FLAGS.model, weights, FLAGS.input_size)
     report = export_model(model, FLAGS.modes, FLAGS.output_dir, source=FLAGS.source, io_type=FLAGS.io_type,
                           calibration_split=FLAGS.calibration_split, calibration_count=FLAGS.calibration_count,
                           eval_split=FLAGS.eval_split, eval_count=FLAGS.eval_count, input_size=FLAGS.input_size,
-                          preprocessing=preprocessing, recipe=FLAGS.recipe)
+                          preprocessing=preprocessing, recipe=FLAGS.recipe, **crop)
     print(f"wrote {len(report['results'])} model(s) and {report['model']}_report.json/.md to {FLAGS.output_dir}")
     if FLAGS.weights is not None and int(model.outputs[0].shape[-1]) == IMAGENET_CLASSES:
         labels = write_imagenet_labels(os.path.join(FLAGS.output_dir, f"{report['model']}_labels.txt"))

@@ -6,15 +6,20 @@ import tensorflow as tf
 
 from keras_resnets.checks import check_positive_int
 from keras_resnets.data import input_pipeline
+from keras_resnets.image_transform import DEFAULT_CROP_PCT, DEFAULT_INTERPOLATION
 
 RAW = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))  # mean 0, std 1: the pipeline's normalization becomes the identity
 
 
-def labelled_images(source, split, count, recipe, image_size, *, raw=False, data_dir=None):
-    """(images (N, H, W, 3) float32, labels (N,) int64, number of classes or None), first `count` of the split."""
+def labelled_images(source, split, count, recipe, image_size, *, raw=False, data_dir=None, normalization=None,
+                    crop_pct=DEFAULT_CROP_PCT, interpolation=DEFAULT_INTERPOLATION):
+    """(images (N, H, W, 3) float32, labels (N,) int64, number of classes or None), first `count` of the split.
+    `normalization` ((mean, std), 0..255 units; default the recipe's), `crop_pct` and `interpolation` (the imagenet
+    recipe's) are the input pipeline's; a pretrained checkpoint gives its own."""
     dataset, info = input_pipeline(source, split, min(count, 256), training=False, recipe=recipe,
                                    image_size=image_size, take=count, data_dir=data_dir,
-                                   normalization=RAW if raw else None, cache=False)
+                                   normalization=RAW if raw else normalization, cache=False, crop_pct=crop_pct,
+                                   interpolation=interpolation)
     images, labels = [], []
     for batch_images, batch_labels in dataset:
         images.append(batch_images.numpy())
@@ -23,17 +28,18 @@ def labelled_images(source, split, count, recipe, image_size, *, raw=False, data
 
 
 def calibration_images(source, split="train", count=128, recipe="cifar", image_size=None, *, raw=False,
-                       data_dir=None, count_name="count"):
+                       data_dir=None, count_name="count", **transform):
     """`count` float32 images (N, H, W, 3) of `split`, preprocessed for evaluation as `recipe` does.
 
     raw=True keeps pixel values 0..255 (resized/cropped as the recipe does), for models whose preprocessing is
     folded in (`with_preprocessing`). The first `count` examples are used, so calibration is reproducible.
-    `count_name` is the name errors give `count` (a caller's own argument or flag name).
+    `count_name` is the name errors give `count` (a caller's own argument or flag name). `transform` takes
+    labelled_images' normalization, crop_pct and interpolation.
     """
     check_positive_int(count_name, count)
     if raw and recipe == "none":
         raise ValueError("raw=True needs the cifar or imagenet recipe (recipe 'none' divides by 255).")
-    images, _, _ = labelled_images(source, split, count, recipe, image_size, raw=raw, data_dir=data_dir)
+    images, _, _ = labelled_images(source, split, count, recipe, image_size, raw=raw, data_dir=data_dir, **transform)
     if len(images) < count:
         raise ValueError(f"{source!r} split {split!r} has only {len(images)} images; {count_name} asks for {count}.")
     return images

@@ -6,8 +6,10 @@ from keras_resnets.checks import check_positive_int
 from keras_resnets.data.options import auto_recipe
 from keras_resnets.export.calibration import calibration_images, labelled_images
 from keras_resnets.export.converter import MODES, check_mode, convert, prepare_model, resolve_io_type
+from keras_resnets.export.preprocessing import normalization
 from keras_resnets.export.report import markdown_table, prepare_output_dir, write_json, write_text
 from keras_resnets.export.verify import keras_outputs, verify
+from keras_resnets.image_transform import DEFAULT_CROP_PCT, DEFAULT_INTERPOLATION
 
 COLUMNS = [("mode", "mode", 0), ("file", "file", 0), ("size_mb", "size (MB)", 2), ("input", "input", 0),
            ("max_rel_error", "max err / max |out|", 6), ("mean_rel_error", "mean err / max |out|", 6),
@@ -30,11 +32,13 @@ def check_modes(modes, io_type, folded):
 
 def export_model(model_or_name_or_path, modes, output_dir, *, source, io_type=None, calibration_split="train",
                  calibration_count=128, eval_split="test", eval_count=200, input_size=None, preprocessing=None,
-                 recipe=None, log=print):
+                 recipe=None, crop_pct=DEFAULT_CROP_PCT, interpolation=DEFAULT_INTERPOLATION, log=print):
     """Converts the model once per mode into output_dir and verifies each file against Keras.
 
     Calibration and verification images come from `source` through the package pipeline with `recipe`
-    (default: cifar for <= 64 px inputs, else imagenet); with `preprocessing` folded in, both are raw pixels.
+    (default: cifar for <= 64 px inputs, else imagenet; `crop_pct` and `interpolation` are its evaluation's, a
+    pretrained checkpoint's own); with `preprocessing` folded in, both are raw pixels, and the Keras model they
+    are checked against sees them normalized with the same statistics.
     `io_type` is the int8 files' input/output type; `uint8` also makes the float files take uint8 pixels, which
     needs `preprocessing` (as in `convert`). Every argument is checked before the model is loaded.
     Returns the report dict (also written as `<name>_report.json` and `.md`).
@@ -47,14 +51,17 @@ def export_model(model_or_name_or_path, modes, output_dir, *, source, io_type=No
     recipe = recipe or auto_recipe(model.name, model.inputs[0].shape[1])
     size = tuple(model.inputs[0].shape[1:3])
     raw = preprocessing is not None
-    images, labels, classes = labelled_images(source, eval_split, eval_count, recipe, size)
-    raw_images = labelled_images(source, eval_split, eval_count, recipe, size, raw=True)[0] if raw else images
+    crop = dict(crop_pct=crop_pct, interpolation=interpolation)
+    images, labels, classes = labelled_images(source, eval_split, eval_count, recipe, size, **crop,
+                                              normalization=normalization(preprocessing) if raw else None)
+    raw_images = labelled_images(source, eval_split, eval_count, recipe, size, raw=True, **crop)[0] if raw \
+        else images
     labels = labels if int(model.outputs[0].shape[-1]) == classes else None
     expected = keras_outputs(model, images)  # the original model on normalized images
     calibration = None
     if "int8" in modes:
         calibration = calibration_images(source, calibration_split, calibration_count, recipe, size, raw=raw,
-                                         count_name="calibration_count")
+                                         count_name="calibration_count", **crop)
     name = os.path.splitext(os.path.basename(model_or_name_or_path))[0] if isinstance(model_or_name_or_path, str) \
         else model.name
     rows = []
