@@ -58,8 +58,9 @@ def test_keras_and_int8_tflite_classify_the_sample_alike(sample_folder, int8_tfl
     assert len(keras_result.predictions) == len(tflite_result.predictions) == IMAGES
     assert not keras_result.failures and not tflite_result.failures
     keras_top1, tflite_top1 = top1(keras_result), top1(tflite_result)
-    # Strict: an int8 output whose best score is tied counts as its first class (a coin flip, not a pass).
-    # Measured: 98.4% (16 of 1,000 differ, all where the two best logits are within 0.45 of each other).
+    # Strict: where two classes tie for the int8 file's best score, its answer is the lower class index, right or
+    # wrong. Measured: 98.4% (16 of 1,000 differ, 12 of them int8 ties; all where the two best Keras logits are
+    # within 0.45 of each other, on logits that span 28). The studies' 4-epoch fixture got 96.5%.
     agreement = np.mean([keras_top1[name] == tflite_top1[name] for name in keras_top1])
     record_property("int8_top1_agreement", float(agreement))
     print(f"int8 TFLite vs Keras top-1 agreement: {agreement:.1%} of {len(keras_top1)} images")
