@@ -23,7 +23,7 @@ from keras_resnets.models.registry import create_model, model_info
 from keras_resnets.pretrained import PretrainedConfig, is_hub_weights, pretrained_config
 
 # TensorFlow, and the package's modules that import it (keras_resnets.data, keras_resnets.export), are imported
-# where they are used: a registered model classifies under JAX or PyTorch too.
+# where they are used: under JAX or PyTorch this module, and a registered model's classifier, need none.
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 RUN_FILE = "run.json"  # what the training app writes beside model.keras

@@ -208,8 +208,8 @@ def pretrained_config(model_name, weights=IMAGENET):
 
 def load_pretrained(model, weights, timm_mapping, *, include_top, classes):
     """Loads the hub checkpoint `weights` (a name, or its `PretrainedConfig`) into `model` (built as the registered
-    model `model.name`) and returns its `PretrainedConfig`. Without the top, everything but the classifier (and a head conv only the top uses)
-    is loaded; with it, `classes` must be the checkpoint's class count."""
+    model `model.name`) and returns its `PretrainedConfig`. Without the top, everything but the classifier (and a
+    head conv only the top uses) is loaded; with it, `classes` must be the checkpoint's class count."""
     config = pretrained_config(model.name, weights)
     if _registered(model.name) and config.architecture != model.name:
         raise ValueError(f"The checkpoint {config.repo_id} holds a {config.architecture}, not a {model.name}.")
