@@ -57,9 +57,34 @@ def parse_json_object(name, text):
     return value
 
 
-def _base_type(annotation):
+def field_types(annotation):
+    """(base type, element type) of a dataclass field's annotation: int -> (int, None), Optional[X] -> those of X,
+    tuple[float, ...] -> (tuple, float), a bare tuple -> (tuple, str)."""
+    origin = typing.get_origin(annotation)
+    if annotation is tuple or origin is tuple:
+        elements = [arg for arg in typing.get_args(annotation) if arg is not Ellipsis]
+        return tuple, elements[0] if elements else str
+    if annotation is dict or origin is dict:
+        return dict, None
     arguments = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-    return arguments[0] if arguments else annotation
+    return field_types(arguments[0]) if arguments else (annotation, None)
+
+
+def define_typed_flag(name, kind, default, **common):
+    """The absl flag for a value of type `kind`: a tuple is a list flag, a dict a JSON string; `common` holds
+    help, flag_values and module_name."""
+    if kind is dict:
+        flags.DEFINE_string(name, None if default is None else json.dumps(default), **common)
+    elif kind is tuple:
+        flags.DEFINE_list(name, None if default is None else [str(value) for value in default], **common)
+    elif kind is bool:
+        flags.DEFINE_bool(name, default, **common)
+    elif kind is int:
+        flags.DEFINE_integer(name, default, **common)
+    elif kind is float:
+        flags.DEFINE_float(name, default, **common)
+    else:
+        flags.DEFINE_string(name, default, **common)
 
 
 def define_record_flags(record_type, help, module_name, enums=(), flag_values=flags.FLAGS):
@@ -70,22 +95,12 @@ def define_record_flags(record_type, help, module_name, enums=(), flag_values=fl
     enums = dict(enums)
     defaults = record_type()
     for field in dataclasses.fields(record_type):
-        name, default, kind = field.name, getattr(defaults, field.name), _base_type(field.type)
+        name, default = field.name, getattr(defaults, field.name)
         common = dict(help=help[name], flag_values=flag_values, module_name=module_name)
         if name in enums:
             flags.DEFINE_enum(name, default, enums[name], **common)
-        elif kind is dict:
-            flags.DEFINE_string(name, json.dumps(default), **common)
-        elif kind is tuple:
-            flags.DEFINE_list(name, [str(value) for value in default], **common)
-        elif kind is bool:
-            flags.DEFINE_bool(name, default, **common)
-        elif kind is int:
-            flags.DEFINE_integer(name, default, **common)
-        elif kind is float:
-            flags.DEFINE_float(name, default, **common)
         else:
-            flags.DEFINE_string(name, default, **common)
+            define_typed_flag(name, field_types(field.type)[0], default, **common)
 
 
 def record_from_flags(record_type, flag_values=flags.FLAGS, **values):

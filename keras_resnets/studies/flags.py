@@ -6,22 +6,11 @@ means "the study's own default", so each study keeps its defaults. A field decla
 """
 
 import dataclasses
-import typing
 
 from absl import flags
 
+from keras_resnets import cli
 from keras_resnets.studies import STUDIES, StudyError, study_module
-
-
-def _element_type(annotation):
-    """(base type, element type) of a field annotation: int -> (int, None), tuple[float, ...] -> (tuple, float)."""
-    arguments = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-    origin = typing.get_origin(annotation)
-    if origin is tuple:
-        return tuple, arguments[0] if arguments else str
-    if arguments and origin is not tuple:  # Optional[X]
-        return _element_type(arguments[0])
-    return annotation, None
 
 
 def _fields():
@@ -40,20 +29,10 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_string("study", None, f"The study to run: {', '.join(sorted(STUDIES))}.", flag_values=flag_values)
     flags.DEFINE_string("output_dir", None, "Where results.json and the figures go (created).", flag_values=flag_values)
     for name, (field, defaults) in _fields().items():
-        kind, element = _element_type(field.type)
         shown = "; ".join(f"{study}: {_show(default)}" for study, default in defaults)
         text = f"{field.metadata.get('help', name)} (default {shown})"
-        common = dict(default=None, help=text, flag_values=flag_values)
-        if kind is tuple:
-            flags.DEFINE_list(name, **common)
-        elif kind is bool:
-            flags.DEFINE_bool(name, **common)
-        elif kind is int:
-            flags.DEFINE_integer(name, **common)
-        elif kind is float:
-            flags.DEFINE_float(name, **common)
-        else:
-            flags.DEFINE_string(name, **common)
+        cli.define_typed_flag(name, cli.field_types(field.type)[0], None, help=text, flag_values=flag_values,
+                              module_name=__name__)
 
 
 def _show(default):
@@ -72,7 +51,7 @@ def settings_from_flags(study, flag_values=flags.FLAGS):
         if name not in own:
             users = ", ".join(sorted(s for s in STUDIES if name in study_module(s).Options.__dataclass_fields__))
             raise StudyError(f"--{name} is a setting of {users}, not of {study}.")
-        kind, element = _element_type(own[name].type)
+        kind, element = cli.field_types(own[name].type)
         if kind is tuple:
             try:
                 value = tuple(element(item) for item in value)
