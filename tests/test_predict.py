@@ -136,9 +136,15 @@ def test_the_app_classifies_with_a_registered_model_and_hub_weights(sample_folde
     from tests.hub_cache import timm_config, timm_state_dict
 
     repo_id, top = "timm/resnet18.tv_in1k", 3
-    # A full-size resnet18 checkpoint of random weights, its classifier scaled so that the best scores are far
-    # apart (ranks that float rounding cannot swap); a 48-pixel input keeps it quick.
+    # A full-size resnet18 checkpoint of seeded random weights (He-normal kernels, so the checkpoint is the same in
+    # every run), its classifier scaled so that the best scores are far apart (ranks that float rounding cannot
+    # swap); a 48-pixel input keeps it quick.
     model = keras_resnets.create_model("resnet18", input_shape=(48, 48, 3))
+    rng = np.random.default_rng(0)
+    for variable in model.weights:
+        if variable.path.endswith("kernel"):
+            shape = tuple(variable.shape)
+            variable.assign(rng.normal(0.0, np.sqrt(2.0 / np.prod(shape[:-1])), shape).astype("float32"))
     tensors = timm_state_dict(model, timm_resnet_v1_mapping(False))
     tensors["fc.weight"] *= 10
     hub_cache.publish(repo_id, None, timm_config("resnet18", num_classes=1000, input_size=48, crop_pct=0.9,
