@@ -82,6 +82,11 @@ class PretrainedConfig:
         """(mean, std) per channel in 0..255 units, as the input pipeline and TFLite preprocessing folding take."""
         return tuple(255 * value for value in self.mean), tuple(255 * value for value in self.std)
 
+    @property
+    def eval_crop(self):
+        """The centre-crop fraction and interpolation of its eval transform, as the input pipeline takes them."""
+        return dict(crop_pct=self.crop_pct, interpolation=self.interpolation)
+
     @classmethod
     def from_json(cls, repo_id, config):
         pretrained = config.get("pretrained_cfg", config)

@@ -53,7 +53,7 @@ def main(argv):
         weights = pretrained_config(FLAGS.model, weights)
         if preprocessing is None:  # the checkpoint's own mean/std
             preprocessing = weights.pixel_normalization
-        crop = dict(crop_pct=weights.crop_pct, interpolation=weights.interpolation)  # its eval images
+        crop = weights.eval_crop  # its eval images
     if weights is not None:  # a registry name (create_model names the allowed ones otherwise)
         model = pretrained_model(FLAGS.model, weights, FLAGS.input_size)
     report = export_model(model, FLAGS.modes, FLAGS.output_dir, source=FLAGS.source, io_type=FLAGS.io_type,

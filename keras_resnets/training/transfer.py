@@ -32,8 +32,8 @@ def pipeline_overrides(config, checkpoint):
     resolution."""
     if checkpoint is None:
         return {}
-    return dict(normalization=checkpoint.pixel_normalization, crop_pct=checkpoint.crop_pct,
-                interpolation=checkpoint.interpolation, image_size=config.image_size or checkpoint.input_size[0])
+    return dict(normalization=checkpoint.pixel_normalization, **checkpoint.eval_crop,
+                image_size=config.image_size or checkpoint.input_size[0])
 
 
 def build_model(config, classes, input_shape, checkpoint):
