@@ -186,8 +186,8 @@ requires_torch = pytest.mark.skipif(
 )
 requires_full_registry = pytest.mark.skipif(
     not os.environ.get("KERAS_RESNETS_FULL_REGISTRY"),
-    reason="every registered model at full size on JAX takes hours on 2 CPU cores, beyond CI's budget (a small "
-           "member of every family runs by default): KERAS_RESNETS_FULL_REGISTRY=1 runs it",
+    reason="every registered model at full size on JAX or PyTorch takes hours on 2 CPU cores, beyond CI's budget "
+           "(a small member of every family runs by default): KERAS_RESNETS_FULL_REGISTRY=1 runs it",
 )
 
 
@@ -212,6 +212,14 @@ def test_registered_model_on_jax(tmp_path, name):
     """One child per model, so that a failure names its model and the registry can be run in parts (-k)."""
     run_backend_checks("jax", tmp_path, {name: {}}, timeout=3600, timm_fixtures=False)
 
+
+@pytest.mark.slow
+@requires_full_registry
+@requires_keras_3
+@requires_torch
+@pytest.mark.parametrize("name", keras_resnets.list_models())
+def test_registered_model_on_torch(tmp_path, name):
+    run_backend_checks("torch", tmp_path, {name: {}}, python=torch_python(), timeout=3600, timm_fixtures=False)
 
 
 LESION_ON_THE_FIXTURES = dict(runs_dir=os.path.join("tests", "fixtures", "trained"), resnet="resnet14",
