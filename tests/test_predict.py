@@ -127,18 +127,16 @@ def test_the_apps_classify_and_report_user_errors_in_one_line(sample_folder, tmp
     assert len(written["predictions"]) == 2 and written["failures"][0]["path"].endswith("zz_broken.png")
 
 
-def test_the_app_classifies_with_a_registered_model_and_hub_weights(sample_folder, tmp_path, hub_cache):
-    """`--model=resnet18 --weights=timm/resnet18.tv_in1k` from the offline hub cache: the app's top-k (printed and
-    in the CSV) are those of the same checkpoint loaded here, through the checkpoint's own transform."""
+def publish_resnet18_checkpoint(hub_cache):
+    """A full-size resnet18 ImageNet checkpoint of seeded random weights (He-normal kernels, so it is the same in
+    every run), its classifier scaled so that the best scores are far apart (ranks that float rounding cannot
+    swap), published with its own statistics, a 0.9 crop and bicubic resizing; a 48-pixel input keeps it quick.
+    Returns its repo id."""
     import keras_resnets
-    from keras_resnets.labels import imagenet_classes
     from keras_resnets.models.resnet import timm_resnet_v1_mapping
     from tests.hub_cache import timm_config, timm_state_dict
 
-    repo_id, top = "timm/resnet18.tv_in1k", 3
-    # A full-size resnet18 checkpoint of seeded random weights (He-normal kernels, so the checkpoint is the same in
-    # every run), its classifier scaled so that the best scores are far apart (ranks that float rounding cannot
-    # swap); a 48-pixel input keeps it quick.
+    repo_id = "timm/resnet18.tv_in1k"
     model = keras_resnets.create_model("resnet18", input_shape=(48, 48, 3))
     rng = np.random.default_rng(0)
     for variable in model.weights:
@@ -149,14 +147,28 @@ def test_the_app_classifies_with_a_registered_model_and_hub_weights(sample_folde
     tensors["fc.weight"] *= 10
     hub_cache.publish(repo_id, None, timm_config("resnet18", num_classes=1000, input_size=48, crop_pct=0.9,
                                                  interpolation="bicubic"), tensors=tensors)
+    return repo_id
+
+
+def offline_env(hub_cache):
+    """A child's environment that finds the package and reads only `hub_cache`."""
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1",
+            "HF_HUB_CACHE": str(hub_cache.root)}
+
+
+def test_the_app_classifies_with_a_registered_model_and_hub_weights(sample_folder, tmp_path, hub_cache):
+    """`--model=resnet18 --weights=timm/resnet18.tv_in1k` from the offline hub cache: the app's top-k (printed and
+    in the CSV) are those of the same checkpoint loaded here, through the checkpoint's own transform."""
+    import keras_resnets
+    from keras_resnets.labels import imagenet_classes
+
+    repo_id, top = publish_resnet18_checkpoint(hub_cache), 3
     folder, _, _ = sample_folder
     images = sorted(folder.iterdir())[:4]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1",
-           "HF_HUB_CACHE": str(hub_cache.root)}
     completed = subprocess.run([sys.executable, str(ROOT / "apps" / "predict.py"), "--model=resnet18",
                                 f"--weights={repo_id}", f"--images={','.join(map(str, images))}", f"--top={top}",
-                                f"--output={tmp_path / 'top.csv'}"], env=env, capture_output=True, text=True,
-                               timeout=600)
+                                f"--output={tmp_path / 'top.csv'}"], env=offline_env(hub_cache),
+                               capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr
     rows = list(csv.DictReader(open(tmp_path / "top.csv")))
     assert len(rows) == top * len(images)
@@ -174,3 +186,27 @@ def test_the_app_classifies_with_a_registered_model_and_hub_weights(sample_folde
         np.testing.assert_allclose([float(row["score"]) for row in ranked], scores[order[:top]], atol=1e-5)
         printed = ", ".join(f"{row['class_name']} ({float(row['score']):.3f})" for row in ranked)
         assert f"{path}: {printed}" in completed.stdout.splitlines()
+
+
+def test_the_converter_folds_a_hub_checkpoint_transform_and_writes_its_labels(tmp_path, hub_cache):
+    """`tflite/convert.py --model=resnet18 --weights=timm/...` from the offline hub cache: a float file taking raw
+    pixels with the checkpoint's own mean/std folded in, verified against Keras on images cropped and resized as
+    the checkpoint's eval transform does it, and the 1,000 class names for the MediaPipe metadata."""
+    from keras_resnets.labels import imagenet_classes
+
+    repo_id = publish_resnet18_checkpoint(hub_cache)
+    output = tmp_path / "tflite"
+    completed = subprocess.run([sys.executable, str(ROOT / "tflite" / "convert.py"), "--model=resnet18",
+                                f"--weights={repo_id}", "--modes=float32", "--io_type=uint8", "--source=sample",
+                                "--eval_count=8", f"--output_dir={output}"], env=offline_env(hub_cache),
+                               capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr
+    report = json.loads((output / "resnet18_report.json").read_text())
+    mean, std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)  # timm_config's, not ImageNet's
+    assert report["preprocessing_folded"] == [[255 * value for value in mean], [255 * value for value in std]]
+    assert report["eval_crop"] == {"crop_pct": 0.9, "interpolation": "bicubic"}
+    assert report["input_size"] == [48, 48]
+    (row,) = report["results"]
+    assert row["input"].startswith("uint8 [1, 48, 48, 3]") and row["max_rel_error"] <= 1e-4
+    labels = (output / "resnet18_labels.txt").read_text().splitlines()
+    assert labels == [name for _, name in imagenet_classes()]
