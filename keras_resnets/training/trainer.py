@@ -20,7 +20,8 @@ from keras_resnets.training.journal import Journal
 from keras_resnets.training.schedules import CosineWithWarmup, PiecewiseWithWarmup
 from keras_resnets.training.strategy import create_strategy, per_replica_batch, split_cpu
 from keras_resnets.training.transfer import (
-    build_model, check_evaluable, optimizer_arguments, pipeline_overrides, prepare_backbone, resolve_checkpoint,
+    build_model, check_evaluable, optimizer_arguments, pipeline_overrides, prepare_backbone, requested_image_size,
+    resolve_checkpoint,
 )
 
 
@@ -95,8 +96,7 @@ def _schedule(config, steps_per_epoch, total_steps):
 
 def _build(config, info, strategy, checkpoint):
     with strategy.scope():
-        image_size = pipeline_overrides(config, checkpoint).get("image_size") or config.image_size or \
-            (info.image_size[0] if info.image_size else None)
+        image_size = requested_image_size(config, checkpoint) or (info.image_size[0] if info.image_size else None)
         input_shape = (image_size, image_size, 3) if image_size else None
         model = build_model(config, info.num_classes, input_shape, checkpoint)
         return prepare_backbone(model, config.freeze_backbone) if config.weights is not None else model

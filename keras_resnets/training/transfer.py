@@ -33,7 +33,12 @@ def pipeline_overrides(config, checkpoint):
     if checkpoint is None:
         return {}
     return dict(normalization=checkpoint.pixel_normalization, **checkpoint.eval_crop,
-                image_size=config.image_size or checkpoint.input_size[0])
+                image_size=requested_image_size(config, checkpoint))
+
+
+def requested_image_size(config, checkpoint):
+    """--image_size, else a hub `checkpoint`'s resolution; None: the dataset's own."""
+    return config.image_size or (checkpoint.input_size[0] if checkpoint is not None else None)
 
 
 def build_model(config, classes, input_shape, checkpoint):
