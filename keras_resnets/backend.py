@@ -70,6 +70,14 @@ else:
         return keras.random.uniform(shape, dtype=dtype, seed=seed)
 
 
+def to_numpy(tensor):
+    """A tensor or variable of any backend as a numpy array (np.asarray refuses a torch tensor that requires grad,
+    as a model's outputs under PyTorch do)."""
+    import numpy as np
+
+    return np.asarray(tensor) if IS_LEGACY_KERAS else keras.ops.convert_to_numpy(tensor)
+
+
 def backend_name():
     """The backend models run on: 'tensorflow' (always under tf_keras), 'jax' or 'torch'."""
     return "tensorflow" if IS_LEGACY_KERAS else keras.backend.backend()

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from keras_resnets.backend import keras
+from keras_resnets.backend import keras, to_numpy
 from keras_resnets.image_transform import DEFAULT_CROP_PCT, DEFAULT_INTERPOLATION, preprocess_batch, preprocessing
 from keras_resnets.labels import IMAGENET_CLASSES, imagenet_classes, top_k
 from keras_resnets.models.registry import create_model, model_info
@@ -161,7 +161,7 @@ def _registry_classifier(name, weights, labels):
     model = create_model(name, weights=weights, classes=config.num_classes, input_shape=(*config.input_size, 3))
     layer = preprocessing(config)
     return Classifier(transform=lambda image: preprocess_batch(layer, image)[0],
-                      scores=lambda batch: np.asarray(model(batch, training=False)),
+                      scores=lambda batch: to_numpy(model(batch, training=False)),
                       class_names=_names_for(config.num_classes, labels),
                       description=f"{name} ({config.repo_id or weights})")
 
@@ -206,7 +206,7 @@ def _keras_file_classifier(path, labels):
         return np.asarray(normalize(tf.convert_to_tensor(image)))
 
     classes = int(model.outputs[0].shape[-1])
-    return Classifier(transform=transform, scores=lambda batch: np.asarray(model(batch, training=False)),
+    return Classifier(transform=transform, scores=lambda batch: to_numpy(model(batch, training=False)),
                       class_names=_names_for(classes, labels) or _dataset_names(run, classes),
                       description=f"{path} ({run['model']} trained on {run.get('dataset')})")
 

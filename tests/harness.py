@@ -12,7 +12,7 @@ import tempfile
 import numpy as np
 
 import keras_resnets
-from keras_resnets.backend import IS_LEGACY_KERAS, keras
+from keras_resnets.backend import IS_LEGACY_KERAS, keras, to_numpy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -30,11 +30,6 @@ def small_input_shape(name):
 
 def random_images(shape, batch=2, seed=0):
     return np.random.default_rng(seed).uniform(0.0, 1.0, (batch, *shape)).astype("float32")
-
-
-def to_numpy(tensor):
-    """A tensor or variable of any backend as a numpy array (np.asarray refuses a torch tensor that has a grad)."""
-    return np.asarray(tensor) if IS_LEGACY_KERAS else keras.ops.convert_to_numpy(tensor)
 
 
 def relative_error(actual, expected):

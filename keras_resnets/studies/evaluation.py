@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from keras_resnets.backend import to_numpy
 from keras_resnets.studies import runs
 from keras_resnets.studies.common import StudyError
 
@@ -35,6 +36,6 @@ def error_rate(model, images, labels):
     """Top-1 test error (%) of `model` (inference mode) on the arrays."""
     wrong = 0
     for start in range(0, len(images), BATCH):
-        outputs = np.asarray(model(images[start:start + BATCH], training=False))
+        outputs = to_numpy(model(images[start:start + BATCH], training=False))
         wrong += int(np.sum(outputs.argmax(axis=-1) != labels[start:start + BATCH]))
     return 100.0 * wrong / len(images)
