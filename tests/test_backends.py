@@ -198,8 +198,9 @@ requires_torch = pytest.mark.skipif(
 )
 requires_full_registry = pytest.mark.skipif(
     not os.environ.get("KERAS_RESNETS_FULL_REGISTRY"),
-    reason="every registered model at full size on JAX or PyTorch takes hours on 2 CPU cores, beyond CI's budget "
-           "(a small member of every family runs by default): KERAS_RESNETS_FULL_REGISTRY=1 runs it",
+    reason="every registered model at full size on JAX or PyTorch takes about an hour per backend on 2 CPU "
+           "cores, beyond CI's budget (a small member of every family runs by default): "
+           "KERAS_RESNETS_FULL_REGISTRY=1 runs it",
 )
 
 
