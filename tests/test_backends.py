@@ -179,13 +179,17 @@ def run_backend_checks(backend, folder, models, python=sys.executable, timeout=1
     return report
 
 
+def imports(python, module):
+    """Whether the interpreter `python` can import `module`."""
+    return subprocess.run([python, "-c", f"import {module}"], capture_output=True, check=False).returncode == 0
+
+
 def torch_python():
     """A Python that has torch: KERAS_RESNETS_TORCH_PYTHON, else this one; None where neither has it."""
     candidate = os.environ.get("KERAS_RESNETS_TORCH_PYTHON")
     if candidate is None:
         return sys.executable if importlib.util.find_spec("torch") else None
-    probe = subprocess.run([candidate, "-c", "import torch"], capture_output=True, check=False)
-    return candidate if probe.returncode == 0 else None
+    return candidate if imports(candidate, "torch") else None
 
 
 requires_keras_3 = pytest.mark.skipif(IS_LEGACY_KERAS, reason="Keras 3 backends; tf_keras runs on TensorFlow only")
@@ -244,10 +248,7 @@ STUDY_CHILD = ("import json, sys; from keras_resnets import studies; "
 def torch_python_with_tensorflow():
     """A Python with torch that also has TensorFlow (the studies read their test images through tf.data)."""
     python = torch_python()
-    if python is None:
-        return None
-    probe = subprocess.run([python, "-c", "import tensorflow"], capture_output=True, check=False)
-    return python if probe.returncode == 0 else None
+    return python if python is not None and imports(python, "tensorflow") else None
 
 
 TORCH_PYTHON_WITH_TENSORFLOW = torch_python_with_tensorflow()

@@ -23,6 +23,12 @@ IMAGES = 1000  # all of the sample's test images: a 98% agreement measured to wi
 CALIBRATION = 128  # training images, as tflite/convert.py calibrates by default
 
 
+def offline_env(hub_cache=None):
+    """A child's environment that finds the package and never reaches the hub: it reads `hub_cache` where given."""
+    cache = {"HF_HUB_CACHE": str(hub_cache.root)} if hub_cache is not None else {}
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", **cache}
+
+
 @pytest.fixture(scope="module")
 def sample_folder(tmp_path_factory):
     """The sample's first test images as PNG files (what a user points the app at), and their labels."""
@@ -114,9 +120,8 @@ def test_the_apps_classify_and_report_user_errors_in_one_line(sample_folder, tmp
     (tmp_path / "cases.json").write_text(json.dumps({"apps/predict.py": [argv for argv, _ in cases],
                                                      "tflite/convert.py": [argv for argv, _ in convert_cases]}))
     cases += convert_cases
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
     subprocess.run([sys.executable, str(ROOT / "tests" / "cli_user_errors.py"), str(tmp_path / "cases.json"),
-                    str(tmp_path / "results.json")], cwd=tmp_path, env=env, check=True, timeout=600)
+                    str(tmp_path / "results.json")], cwd=tmp_path, env=offline_env(), check=True, timeout=600)
     results = json.loads((tmp_path / "results.json").read_text())
     assert len(results) == len(cases)
     for (_, argv, status, output), (_, message) in zip(results, cases):
@@ -148,12 +153,6 @@ def publish_resnet18_checkpoint(hub_cache):
     hub_cache.publish(repo_id, None, timm_config("resnet18", num_classes=1000, input_size=48, crop_pct=0.9,
                                                  interpolation="bicubic"), tensors=tensors)
     return repo_id
-
-
-def offline_env(hub_cache):
-    """A child's environment that finds the package and reads only `hub_cache`."""
-    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1",
-            "HF_HUB_CACHE": str(hub_cache.root)}
 
 
 def test_the_app_classifies_with_a_registered_model_and_hub_weights(sample_folder, tmp_path, hub_cache):

@@ -80,7 +80,8 @@ def export_model(model_or_name_or_path, modes, output_dir, *, source, io_type=No
         log(f"{name} {mode}: {len(content) / 2**20:.2f} MB, agreement {result['top1_agreement']:.4f}, "
             f"max rel error {result['max_rel_error']:.2e}")
     report = {"model": name, "source": source, "recipe": recipe, "input_size": list(size),
-              "preprocessing_folded": preprocessing, "eval_crop": crop, "eval_split": eval_split, "eval_images": len(images),
+              "preprocessing_folded": preprocessing, "eval_crop": crop, "eval_split": eval_split,
+              "eval_images": len(images),
               "calibration": {"split": calibration_split, "count": calibration_count} if calibration is not None
               else None, "results": rows}
     write_json(report, os.path.join(output_dir, f"{name}_report.json"))
